@@ -1,0 +1,66 @@
+"""The engine: direction, checks, policy. Pure Python, shared by the milter and `scan`.
+
+An Engine is immutable once built; a reload builds a new one beside it and swaps the
+reference, so a message always finishes with the engine it started with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from postwarden.config import Config
+from postwarden.context import INBOUND, OUTBOUND, Check, Hit, ScanContext
+from postwarden.gtube import GtubeCheck
+from postwarden.message import parse_message
+from postwarden.netaddr import NetworkSet
+from postwarden.policy import decide, error_verdict
+from postwarden.transaction import Transaction
+from postwarden.verdict import Reason, Verdict
+
+log = logging.getLogger("postwarden.engine")
+
+
+def default_checks(config: Config) -> list[Check]:
+    checks: list[Check] = []
+    if config.gtube.enabled:
+        checks.append(GtubeCheck())
+    return checks
+
+
+class Engine:
+    def __init__(self, config: Config, checks: Sequence[Check] | None = None):
+        self.config = config
+        self.internal_networks = NetworkSet(config.internal_networks)
+        self.checks = list(checks) if checks is not None else default_checks(config)
+
+    def direction(self, txn: Transaction) -> str:
+        """Outbound when the client authenticated or sits in internal_networks."""
+        if txn.auth_user or txn.client_ip in self.internal_networks:
+            return OUTBOUND
+        return INBOUND
+
+    def decide(self, txn: Transaction) -> Verdict:
+        """Decide one message; exceptions propagate (see decide_safely)."""
+        direction = self.direction(txn)
+        message = parse_message(txn.raw_message(), truncated=txn.body_truncated)
+        ctx = ScanContext(txn=txn, message=message, direction=direction)
+        hits: list[Hit] = []
+        for check in self.checks:
+            hits.extend(check.evaluate(ctx))
+        extra = []
+        if message.defects:
+            extra.append(Reason("parser", "MALFORMED", 0.0, ",".join(message.defects[:8])))
+        return decide(hits, ctx, self.config, extra)
+
+    def decide_safely(self, txn: Transaction) -> Verdict:
+        """Decide, or answer with the configured on_error action; never raises."""
+        try:
+            return self.decide(txn)
+        except Exception as exc:
+            log.exception("internal error deciding queue id %s", txn.queue_id or "-")
+            try:
+                direction = self.direction(txn)
+            except Exception:
+                direction = INBOUND
+            return error_verdict(self.config, direction, f"{type(exc).__name__}: {exc}")
