@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from postwarden.metrics import check_listen
 from postwarden.milter.socketspec import check_socket_spec
 from postwarden.netaddr import check_networks
 from postwarden.schema import SchemaError, load_dataclass, setting
@@ -143,6 +144,16 @@ class GtubeSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    listen: str | None = setting(
+        None,
+        "HOST:PORT where Prometheus metrics are served (for example 127.0.0.1:9425); null turns "
+        "the exporter off. Keep it on loopback or behind a firewall.",
+        check_listen,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     milter: MilterSettings = setting(MilterSettings(), "The milter socket.")
     control_socket: str = setting(
@@ -176,6 +187,7 @@ class Config:
     thresholds: Thresholds = setting(Thresholds(), "Score thresholds of the policy.")
     headers: HeaderSettings = setting(HeaderSettings(), "Headers added to accepted mail.")
     gtube: GtubeSettings = setting(GtubeSettings(), "The GTUBE test strings.")
+    metrics: MetricsSettings = setting(MetricsSettings(), "The Prometheus exporter.")
 
 
 class ConfigError(Exception):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from postwarden.config import Config, ConfigError, load_config
 from postwarden.engine import Engine
+from postwarden.metrics import GENERATION, RELOADS
 
 log = logging.getLogger("postwarden.runtime")
 
@@ -53,14 +54,18 @@ class Runtime:
                 bundle = build_bundle(self.config_path, self._bundle.generation + 1)
             except ConfigError as exc:
                 self.last_reload_error = str(exc)
+                RELOADS.labels("refused").inc()
                 log.error("reload failed, keeping the running configuration:\n%s", exc)
                 return False, str(exc)
             except Exception as exc:
                 self.last_reload_error = f"{type(exc).__name__}: {exc}"
+                RELOADS.labels("failed").inc()
                 log.exception("reload failed, keeping the running configuration")
                 return False, self.last_reload_error
             self._bundle = bundle
             self.last_reload_error = ""
+            RELOADS.labels("ok").inc()
+            GENERATION.set(bundle.generation)
             log.info("reloaded configuration from %s (generation %d)",
                      self.config_path or "built-in defaults", bundle.generation)
             return True, f"reloaded (generation {bundle.generation})"

@@ -14,6 +14,7 @@ import time
 import Milter
 
 from postwarden.logsetup import log_decision
+from postwarden.metrics import record_decision
 from postwarden.milter.inflight import InFlight
 from postwarden.policy import OWN_HEADERS
 from postwarden.runtime import Runtime
@@ -111,7 +112,9 @@ class PostwardenMilter(Milter.Base):
             txn.queue_id = txn.macros.get("i", "")
             verdict = self.bundle.engine.decide_safely(txn)
             code = self._apply(txn, verdict)
-            log_decision(txn, verdict, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            log_decision(txn, verdict, elapsed)
+            record_decision(verdict, elapsed)
             return code
         except Exception:
             log.exception("cannot apply verdict for queue id %s", txn.queue_id or "-")

@@ -26,6 +26,7 @@ import milter
 
 from postwarden import __version__
 from postwarden.config import Config
+from postwarden.metrics import serve_metrics
 from postwarden.milter.callbacks import PostwardenMilter
 from postwarden.milter.control import ControlError, ControlServer
 from postwarden.milter.inflight import InFlight
@@ -157,6 +158,12 @@ def serve(runtime: Runtime) -> int:
     except (ControlError, OSError) as exc:
         raise StartupError(f"control_socket: {exc}") from None
     _ReloadWatcher(runtime).install()
+    if config.metrics.listen:
+        try:
+            serve_metrics(config.metrics.listen)
+        except OSError as exc:
+            control.stop()
+            raise StartupError(f"metrics.listen {config.metrics.listen}: {exc.strerror or exc}") from None
 
     Milter.factory = lambda: PostwardenMilter(runtime, inflight)
     _register_callbacks()
