@@ -8,6 +8,7 @@ section means "all defaults", so a minimal config is an empty file.
 from __future__ import annotations
 
 import grp
+import ipaddress
 import pwd
 import re
 from dataclasses import dataclass
@@ -153,6 +154,200 @@ class MetricsSettings:
     )
 
 
+def _ip_addresses(values: list[str]) -> str | None:
+    for value in values:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return f"expected IP addresses such as 127.0.0.1 or ::1, got {value!r}"
+    return None
+
+
+def _port(value: int) -> str | None:
+    return None if 0 < value < 65536 else f"expected a port from 1 to 65535, got {value!r}"
+
+
+@dataclass(frozen=True)
+class RulesDnsSettings:
+    enabled: bool = setting(
+        True, "Ask the DNS lists that rules name (dnsbl, uribl); false makes those conditions "
+        "never match."
+    )
+    nameservers: list[str] = setting(
+        [],
+        "Resolver addresses to ask; empty uses /etc/resolv.conf. Use a local caching resolver: "
+        "DNS lists refuse queries that come through large public resolvers.",
+        _ip_addresses,
+    )
+    port: int = setting(53, "Port the nameservers listen on.", _port)
+    timeout: float = setting(1.0, "Seconds one DNS-list query may take at most.", _positive)
+    budget: float = setting(
+        2.0,
+        "Seconds all DNS-list queries of one message may take together; once spent, the rest "
+        "are non-hits and the reasons say DNS_TIMEOUT.",
+        _positive,
+    )
+    cache_entries: int = setting(
+        10000, "Answers kept (for their TTL) in the cache all connections share.", _positive
+    )
+
+
+@dataclass(frozen=True)
+class RulesSettings:
+    enabled: bool = setting(True, "Run the YAML rules.")
+    directory: str | None = setting(
+        None,
+        "The rules directory; null is the default pack shipped with postwarden (package data "
+        "postwarden/data/rules). Check a directory with: postwarden check-rules DIR",
+    )
+    local_directory: str | None = setting(
+        None,
+        "A second directory loaded after `directory`, for site rules and `override: true` "
+        "changes to shipped ones (such as enabled: false); null for none.",
+    )
+    watch: bool = setting(
+        False,
+        "Reload (like `postwarden reload`) when a file in the rules directories changes, "
+        "including the atomic rename editors and deploy tools do.",
+    )
+    watch_interval: float = setting(2.0, "Seconds between checks for changed rule files.", _positive)
+    dns: RulesDnsSettings = setting(RulesDnsSettings(), "DNS lists (dnsbl and uribl conditions).")
+
+
+def _redis_url(value: str) -> str | None:
+    if not re.match(r"^(redis|rediss|unix)://", value):
+        return f"expected redis://host:port/db, rediss://... or unix:///path, got {value!r}"
+    return None
+
+
+def _marker(value: str) -> str | None:
+    return _reply_text(value) if value else None
+
+
+@dataclass(frozen=True)
+class RecipientHistorySettings:
+    enabled: bool = setting(
+        False,
+        "Score the recipients of outbound mail against each sender's history and stop likely "
+        "misdirected mail. Off until a store and a site secret are set; bootstrap with "
+        "`postwarden history import` and try shadow mode first.",
+    )
+    store: Literal["sqlite", "redis"] = setting(
+        "sqlite", "sqlite (one file, one node) or redis (several milter nodes share one history)."
+    )
+    sqlite_path: str = setting(
+        "/var/lib/postwarden/history.sqlite", "The SQLite history file (WAL mode; its directory must exist)."
+    )
+    redis_url: str = setting("redis://127.0.0.1:6379/0", "Redis to use when store is redis.", _redis_url)
+    redis_prefix: str = setting("postwarden:rh:", "Prefix of every Redis key the history writes.")
+    hashed: bool = setting(
+        True,
+        "Store addresses, domains and names only as keyed hashes (BLAKE2b with the site secret). "
+        "Scoring is the same; a reply can still name the resembled contact for one-typo and "
+        "lookalike mistakes, but not for a same-first-name contact. false stores them in clear.",
+    )
+    secret: str | None = setting(None, "The site secret for hashed mode (16 characters or more).")
+    secret_file: str | None = setting(None, "A file holding the site secret instead (wins over secret).")
+    half_life_days: float = setting(
+        180.0, "Counts halve every this many days, so old contacts weigh less than daily ones.", _positive
+    )
+    horizon_days: float = setting(
+        730.0, "A contact not written to for this long is forgotten (0 keeps everything).",
+        lambda v: None if v >= 0 else f"expected 0 or more, got {v!r}",
+    )
+    action: Literal["reject", "quarantine"] = setting(
+        "reject", "reject (550 5.7.1 at end of message, the sender sees why) or quarantine (hold queue)."
+    )
+    shadow: bool = setting(False, "Score and log only, never act: measure false alarms first.")
+    threshold: float | None = setting(
+        None,
+        "Recipient score (0..1) from which a recipient is flagged; null uses the shipped model's "
+        "0.5 percent false-flag point.",
+        lambda v: None if v is None or 0 < v < 1 else f"expected a number between 0 and 1, got {v!r}",
+    )
+    min_sender_messages: int = setting(
+        10, "Senders with fewer learned messages than this are not scored (no history yet).",
+        lambda v: None if v >= 0 else f"expected 0 or more, got {v!r}",
+    )
+    send_anyway_minutes: int = setting(
+        60, "Sending the same message (subject and recipients) again within this many minutes "
+        "of a stop sends it anyway (0 turns this off).",
+        lambda v: None if v >= 0 else f"expected 0 or more, got {v!r}",
+    )
+    confirm_marker: str = setting(
+        "[send anyway]", "Text that, in the subject, sends a message anyway (empty turns this off).", _marker
+    )
+    learn: bool = setting(True, "Learn from every delivered outbound message.")
+    check_mx: bool = setting(
+        True, "Look up the MX of recipient domains nobody here wrote to before; a domain that "
+        "cannot receive mail flags its recipient."
+    )
+    mx_timeout: float = setting(
+        0.5, "Seconds an MX look-up may take; a slower answer says nothing.", _positive
+    )
+    weights: str | None = setting(
+        None, "A weights file from scripts/train_misdirection.py; null uses the shipped one."
+    )
+
+
+def _probability(value: float | None) -> str | None:
+    if value is None or 0.0 < value < 1.0:
+        return None
+    return f"expected a probability between 0 and 1 (exclusive), or null, got {value!r}"
+
+
+def _non_negative(value: float) -> str | None:
+    return None if value >= 0 else f"expected zero or a positive number, got {value!r}"
+
+
+def _model_version(value: str) -> str | None:
+    from postwarden.classifiers.model_store import check_version_name
+
+    return check_version_name(value)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    enabled: bool = setting(True, "Score inbound mail with the text models (spam and phishing heads).")
+    directory: str = setting(
+        "/var/lib/postwarden/models",
+        "Trusted directory of model versions written by `postwarden learn` (and the CURRENT "
+        "pointer of `postwarden model use`). Model files are joblib, which can run code when "
+        "loaded: postwarden loads them only from here and from its own shipped-model directory.",
+    )
+    version: str = setting(
+        "current",
+        "current (the version `postwarden model use` chose; the shipped model until then), "
+        "default (always the shipped model) or a version name in the directory.",
+        _model_version,
+    )
+    spam_threshold: float | None = setting(
+        None, "p(spam) from which the spam head adds score; null uses the model's own threshold "
+        "(chosen on validation data for a 0.1 percent false-positive rate).", _probability,
+    )
+    phish_threshold: float | None = setting(
+        None, "p(phish) from which the phishing head adds score; null uses the model's own "
+        "threshold (chosen for a 0.5 percent false-positive rate).", _probability,
+    )
+    spam_score: float = setting(
+        6.0, "Score added when p(spam) reaches its threshold; it grows linearly to spam_score_max "
+        "at p = 1.", _non_negative,
+    )
+    spam_score_max: float = setting(12.0, "Score added at p(spam) = 1.", _non_negative)
+    phish_score: float = setting(8.0, "Score added when p(phish) reaches its threshold.", _non_negative)
+    phish_score_max: float = setting(14.0, "Score added at p(phish) = 1.", _non_negative)
+    outbound: bool = setting(False, "Score outbound mail too (the models are trained on inbound mail).")
+    top_features: int = setting(
+        5, "How many of the strongest features each head names in its reason.", _positive
+    )
+    learn_margin: float = setting(
+        0.005,
+        "`postwarden learn` refuses a new version whose held-out error rate is worse than the "
+        "running version's by more than this (unless --force).",
+        _non_negative,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     milter: MilterSettings = setting(MilterSettings(), "The milter socket.")
@@ -187,6 +382,11 @@ class Config:
     thresholds: Thresholds = setting(Thresholds(), "Score thresholds of the policy.")
     headers: HeaderSettings = setting(HeaderSettings(), "Headers added to accepted mail.")
     gtube: GtubeSettings = setting(GtubeSettings(), "The GTUBE test strings.")
+    models: ModelSettings = setting(ModelSettings(), "The spam and phishing text models.")
+    recipient_history: RecipientHistorySettings = setting(
+        RecipientHistorySettings(), "Misdirected outbound mail: the recipient-history model."
+    )
+    rules: RulesSettings = setting(RulesSettings(), "The YAML rule layer.")
     metrics: MetricsSettings = setting(MetricsSettings(), "The Prometheus exporter.")
 
 
@@ -195,11 +395,18 @@ class ConfigError(Exception):
 
 
 def _cross_checks(config: Config, filename: str) -> list[str]:
+    problems = []
     t = config.thresholds
     if not t.tag <= t.quarantine <= t.reject:
-        return [f"{filename}: thresholds: expected tag <= quarantine <= reject, got "
-                f"{t.tag} / {t.quarantine} / {t.reject}"]
-    return []
+        problems.append(f"{filename}: thresholds: expected tag <= quarantine <= reject, got "
+                        f"{t.tag} / {t.quarantine} / {t.reject}")
+    m = config.models
+    for head in ("spam", "phish"):
+        low, high = getattr(m, f"{head}_score"), getattr(m, f"{head}_score_max")
+        if low > high:
+            problems.append(f"{filename}: models: expected {head}_score <= {head}_score_max, got "
+                            f"{low} / {high}")
+    return problems
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -26,6 +26,8 @@ _ACTIONS = {
     "TEMPFAIL": Action.TEMPFAIL,
     "DISCARD": Action.DISCARD,
 }
+_PAST = {Action.REJECT: "rejected", Action.QUARANTINE: "held", Action.TEMPFAIL: "deferred",
+         Action.DISCARD: "discarded"}
 GTUBE = _PREFIX + "EMAIL*C.34X"
 
 
@@ -50,7 +52,7 @@ class GtubeCheck:
                     id="GTUBE" if action is Action.REJECT else f"GTUBE_{match.group(1)}",
                     score=1000.0 if action is Action.REJECT else 0.0,
                     action=action,
-                    reply="GTUBE test message: rejected as the test asks",
+                    reply=f"GTUBE test message: {_PAST[action]} as the test asks",
                     detail="GTUBE test string in the body",
                 )
                 return

@@ -31,7 +31,7 @@ class Bundle:
 def build_bundle(config_path: str | Path | None, generation: int = 0) -> Bundle:
     """Everything the daemon needs from a config file; raises ConfigError when invalid."""
     config = load_config(config_path)
-    return Bundle(config=config, engine=Engine(config), generation=generation)
+    return Bundle(config=config, engine=Engine(config, learn=True), generation=generation)
 
 
 class Runtime:

@@ -43,6 +43,7 @@ class PostwardenMilter(Milter.Base):
         self.client_port: int | None = None
         self.client_name: str | None = None
         self.helo_name: str | None = None
+        self.refuse_message = False  # the message began while the daemon was stopping
 
     # -- connection ---------------------------------------------------------------------------
     @Milter.noreply
@@ -70,6 +71,7 @@ class PostwardenMilter(Milter.Base):
             mail_params=split_mail_params(params), max_body=self.bundle.config.max_scan_bytes,
         )
         self.inflight.enter()
+        self.refuse_message = self.inflight.draining
         self._read_macros()
         self.txn.auth_user = self.txn.macros.get("{auth_authen}") or None
         return Milter.CONTINUE
@@ -82,6 +84,9 @@ class PostwardenMilter(Milter.Base):
         return Milter.CONTINUE
 
     def data(self) -> int:
+        if self.refuse_message:
+            self.setreply("451", "4.3.2", "Mail filter restarting, try again later")
+            return Milter.TEMPFAIL
         self._read_macros()
         return Milter.CONTINUE
 

@@ -1,10 +1,11 @@
-"""`postwarden serve`: the milter daemon around libmilter.
+"""`postwarden serve`: the milter daemon around libmilter (the child of supervisor.py).
 
-Signals, as libmilter leaves them: its own signal thread takes SIGTERM (stop: connections in
-flight finish) and SIGINT (abort), and treats SIGHUP like SIGTERM, so SIGHUP cannot mean
-"reload" in a libmilter process. postwarden reloads on SIGUSR1 instead, seen through
+Signals, as libmilter leaves them: its own signal thread takes SIGTERM and SIGINT and treats
+SIGHUP like SIGTERM, so this process takes its requests on other signals, relayed by the
+supervising parent: SIGUSR1 reloads, SIGUSR2 drains and stops. They are seen through
 ``signal.set_wakeup_fd`` by a watcher thread (the main thread sits inside libmilter and never
-runs Python signal handlers), and on the control socket that `postwarden reload` uses.
+runs Python signal handlers). `postwarden reload` uses the control socket instead, which can
+answer whether the new configuration was taken.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from postwarden.milter.callbacks import PostwardenMilter
 from postwarden.milter.control import ControlError, ControlServer
 from postwarden.milter.inflight import InFlight
 from postwarden.milter.socketspec import SocketSpec, parse_socket_spec
+from postwarden.milter.supervisor import DRAIN_SIGNAL, RELOAD_SIGNAL
 from postwarden.runtime import Runtime
 
 log = logging.getLogger("postwarden.daemon")
 
 LIBMILTER_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT}
-RELOAD_SIGNAL = signal.SIGUSR1
 
 
 class StartupError(Exception):
@@ -107,18 +108,26 @@ def _set_nodelay(spec: SocketSpec) -> int:
     return changed
 
 
-class _ReloadWatcher:
-    """Reads signal numbers from the wakeup pipe and reloads on SIGUSR1."""
+class _SignalWatcher:
+    """Reads signal numbers from the wakeup pipe: SIGUSR1 reloads, SIGUSR2 drains and stops."""
 
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, inflight: InFlight):
         self.runtime = runtime
+        self.inflight = inflight
         self.read_fd, self.write_fd = os.pipe()
         os.set_blocking(self.write_fd, False)
+        self._drain_started = threading.Event()
 
-    def install(self) -> None:
-        signal.signal(RELOAD_SIGNAL, lambda *_: None)
+    def install(self, parent_fd: int | None) -> None:
+        for signum in (RELOAD_SIGNAL, DRAIN_SIGNAL):
+            signal.signal(signum, lambda *_: None)
         signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
-        threading.Thread(target=self._run, name="reload-signal", daemon=True).start()
+        threading.Thread(target=self._run, name="signals", daemon=True).start()
+        if parent_fd is not None:
+            threading.Thread(target=self._watch_parent, args=(parent_fd,), name="parent",
+                             daemon=True).start()
+        # Delivered from now on (requests sent before this waited, blocked).
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {RELOAD_SIGNAL, DRAIN_SIGNAL})
 
     def _run(self) -> None:
         while True:
@@ -129,8 +138,33 @@ class _ReloadWatcher:
             if not data:
                 return
             if RELOAD_SIGNAL in data:
-                log.info("SIGUSR1: reloading")
+                log.info("reload requested by signal")
                 self.runtime.reload()
+            if DRAIN_SIGNAL in data:
+                self.drain("stop requested by signal")
+
+    def _watch_parent(self, fd: int) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 64):
+                pass
+        self.drain("the supervising process is gone")
+
+    def drain(self, why: str) -> None:
+        """Defer new messages, let those in flight finish, then stop libmilter."""
+        if self._drain_started.is_set():
+            return
+        self._drain_started.set()
+        self.inflight.draining = True
+        grace = self.runtime.current.config.shutdown_grace
+        log.info("%s: stopping after %d message(s) in flight (at most %.0fs)", why,
+                 self.inflight.count, grace)
+
+        def finish() -> None:
+            if not self.inflight.wait_idle(grace):
+                log.warning("%d message(s) still in flight after %.0fs", self.inflight.count, grace)
+            milter.stop()
+
+        threading.Thread(target=finish, name="drain", daemon=True).start()
 
 
 def _status(runtime: Runtime, inflight: InFlight, started: float) -> tuple[bool, str]:
@@ -141,7 +175,7 @@ def _status(runtime: Runtime, inflight: InFlight, started: float) -> tuple[bool,
                      if runtime.last_reload_error else ""))
 
 
-def serve(runtime: Runtime) -> int:
+def serve(runtime: Runtime, parent_fd: int | None = None) -> int:
     config = runtime.current.config
     spec = parse_socket_spec(config.milter.socket)
     inflight = InFlight()
@@ -157,7 +191,7 @@ def serve(runtime: Runtime) -> int:
         control.start()
     except (ControlError, OSError) as exc:
         raise StartupError(f"control_socket: {exc}") from None
-    _ReloadWatcher(runtime).install()
+    _SignalWatcher(runtime, inflight).install(parent_fd)
     if config.metrics.listen:
         try:
             serve_metrics(config.metrics.listen)

@@ -10,6 +10,9 @@ class InFlight:
     def __init__(self) -> None:
         self._count = 0
         self._cond = threading.Condition()
+        # Set when the daemon is stopping: messages that start now are deferred (451 4.3.2),
+        # so the ones already under way can finish and the count can reach zero.
+        self.draining = False
 
     def enter(self) -> None:
         with self._cond:

@@ -1,0 +1,1 @@
+"""Text models: hashed-feature linear spam and phishing heads (see README "## Models")."""

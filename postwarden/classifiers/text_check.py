@@ -1,0 +1,76 @@
+"""The engine's check for the text models: p(spam) and p(phish) turned into score and reasons.
+
+Below its threshold a head adds nothing. From the threshold ``t`` the score grows linearly
+from ``<head>_score`` to ``<head>_score_max`` at p = 1, so with the default policy thresholds
+(tag 5, quarantine 10, reject 15) a message the spam head is just sure about is tagged, a
+certain one is quarantined, and the model alone never rejects: a rejection needs rules too.
+Each hit's detail names the probability, the threshold, the model version and the features
+that pushed hardest (``w:viagra+1.21``), so an operator can see why.
+
+The probabilities are also left in ``ctx.notes["text_model"]`` for logging and for checks that
+run later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from postwarden.classifiers.model_file import HeadScore, ModelError, TextModel
+from postwarden.classifiers.model_store import ModelStore
+from postwarden.config import ConfigError, ModelSettings
+from postwarden.context import INBOUND, Hit, ScanContext
+
+HIT_IDS = {"spam": "MODEL_SPAM", "phish": "MODEL_PHISH"}
+
+
+def head_score(p: float, threshold: float, low: float, high: float) -> float:
+    """Policy score of one head: 0 below the threshold, ``low`` at it, ``high`` at p = 1."""
+    if p < threshold:
+        return 0.0
+    if threshold >= 1.0:
+        return high
+    return low + (high - low) * (p - threshold) / (1.0 - threshold)
+
+
+def describe(score: HeadScore, version: str) -> str:
+    top = " ".join(f"{name}+{weight:.2f}" for name, weight in score.top)
+    return f"p={score.probability:.3f} t={score.threshold:.3f} model={version} top: {top}"
+
+
+class TextModelCheck:
+    name = "text_model"
+
+    def __init__(self, model: TextModel, settings: ModelSettings):
+        self.model = model
+        self.settings = settings
+        self.thresholds = {
+            head: (override if override is not None else model.heads[head].threshold)
+            for head, override in (("spam", settings.spam_threshold), ("phish", settings.phish_threshold))
+            if head in model.heads
+        }
+
+    def evaluate(self, ctx: ScanContext) -> Iterable[Hit]:
+        if ctx.direction != INBOUND and not self.settings.outbound:
+            return []
+        scores = self.model.score(ctx.message, top=self.settings.top_features)
+        ctx.notes["text_model"] = {"version": self.model.version,
+                                   **{h: round(s.probability, 4) for h, s in scores.items()}}
+        hits = []
+        for head, score in scores.items():
+            score.threshold = self.thresholds[head]
+            low = getattr(self.settings, f"{head}_score")
+            high = getattr(self.settings, f"{head}_score_max")
+            points = head_score(score.probability, score.threshold, low, high)
+            if points > 0:
+                hits.append(Hit(HIT_IDS[head], points, detail=describe(score, self.model.version),
+                                kind="model"))
+        return hits
+
+
+def build_text_check(settings: ModelSettings) -> TextModelCheck:
+    """Load the configured model version; ConfigError if it cannot be used."""
+    store = ModelStore(settings.directory)
+    try:
+        return TextModelCheck(store.load(settings.version), settings)
+    except ModelError as exc:
+        raise ConfigError(f"models: {exc}") from None

@@ -1,0 +1,238 @@
+"""Training the two heads from labelled mail: reading, weighting, fitting, calibrating.
+
+Data: every message is read with ``sources.read_messages`` and assigned a split by
+``split.split_of`` before it is parsed, so test messages are never featurised by ``train``.
+Weights: within each head the positive and the negative class carry the same total weight,
+and within a class each source (one ``--ham``/``--spam``/``--phish`` path) carries the same
+total weight whatever its size, so 27,000 Enron messages do not drown 175 hard-ham ones and no
+single corpus decides what ham is (``SOURCE_POWER`` makes bigger sources count more).
+
+Heads: ``spam`` learns spam and phishing (both are unwanted) against ham; ``phish`` learns
+phishing against ham. Each is scikit-learn's LogisticRegression (L2, lbfgs) on the hashed
+features; weights are then stored as float16 and the largest ``max_weights`` kept, and only
+*that* stored model is calibrated (Platt scaling on the validation split) and given its
+threshold (the lowest probability at which validation ham is flagged at most at the target
+false-positive rate, and never below 0.5), so the figures recorded are those of the file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from postwarden.classifiers.evaluation import head_metrics, threshold_at_fpr
+from postwarden.classifiers.features import Featuriser, FeaturiserSettings
+from postwarden.classifiers.model_file import Head, TextModel
+from postwarden.classifiers.split import TEST, TRAIN, VALIDATION, bucket
+from postwarden.message import parse_message
+from postwarden.sources import read_messages
+
+LABELS = ("ham", "spam", "phish")
+HEAD_POSITIVES = {"spam": ("spam", "phish"), "phish": ("phish",)}
+HEAD_TARGET_FPR = {"spam": 0.001, "phish": 0.005}
+
+
+@dataclass
+class Example:
+    source: str
+    group: str
+    label: str
+    bucket: int
+    indices: np.ndarray
+    values: np.ndarray
+
+    @property
+    def split(self) -> str:
+        return TRAIN if self.bucket < 70 else VALIDATION if self.bucket < 85 else TEST
+
+
+_WORKER_FEATURISER: Featuriser | None = None
+
+
+def _init_worker(settings: dict[str, Any]) -> None:
+    global _WORKER_FEATURISER
+    _WORKER_FEATURISER = Featuriser(FeaturiserSettings.from_dict(settings))
+
+
+def _featurise(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    assert _WORKER_FEATURISER is not None
+    vector = _WORKER_FEATURISER.transform(parse_message(raw))
+    return vector.indices, vector.values
+
+
+def read_examples(sources: Sequence[tuple[str, str]], settings: FeaturiserSettings,
+                  keep: Callable[[int], bool] = lambda b: True, jobs: int | None = None,
+                  progress: Callable[[str], None] | None = None) -> list[Example]:
+    """Read ``(label, path)`` sources and featurise the messages whose bucket ``keep`` accepts."""
+    pending: list[tuple[str, str, str, int, bytes]] = []
+    for label, path in sources:
+        if label not in LABELS:
+            raise ValueError(f"unknown label {label!r}")
+        for message in read_messages([path]):
+            b = bucket(message.raw)
+            if keep(b):
+                pending.append((message.source, path, label, b, message.raw))
+    if progress:
+        progress(f"featurising {len(pending)} messages")
+    jobs = jobs or min(os.cpu_count() or 1, 4)
+    raws = [p[4] for p in pending]
+    if jobs > 1 and len(raws) > 200:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs, _init_worker, (settings.to_dict(),)) as pool:
+            vectors = pool.map(_featurise, raws, chunksize=64)
+    else:
+        _init_worker(settings.to_dict())
+        vectors = [_featurise(raw) for raw in raws]
+    return [Example(s, g, lab, b, idx, val)
+            for (s, g, lab, b, _), (idx, val) in zip(pending, vectors, strict=True)]
+
+
+def matrix(examples: Sequence[Example], dimension: int) -> sp.csr_matrix:
+    lengths = np.fromiter((len(e.indices) for e in examples), dtype=np.int64, count=len(examples))
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    indices = np.concatenate([e.indices for e in examples]) if examples else np.zeros(0, np.int32)
+    values = np.concatenate([e.values for e in examples]) if examples else np.zeros(0, np.float32)
+    X = sp.csr_matrix((values.astype(np.float64), indices, indptr), shape=(len(examples), dimension))
+    X.sum_duplicates()
+    return X
+
+
+# 0: every source of a class weighs the same in total (5-fold CV on the corpora: recall at 0.1
+# percent FPR 89.9 percent, against 87.8 with 0.5, the square root, and 84.1 without Enron).
+SOURCE_POWER = 0.0
+
+
+def sample_weights(examples: Sequence[Example], positives: Iterable[str],
+                   power: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (1 = positive) and weights: equal class totals; a source's share of its class
+    grows with its size to the power ``SOURCE_POWER`` (0: all sources alike, 0.5: square root)."""
+    power = SOURCE_POWER if power is None else power
+    positives = set(positives)
+    y = np.array([1 if e.label in positives else 0 for e in examples], dtype=np.int64)
+    sizes = Counter((y[i], e.group) for i, e in enumerate(examples))
+    class_mass = Counter()
+    for (cls, _), n in sizes.items():
+        class_mass[cls] += n ** power
+    w = np.empty(len(examples), dtype=np.float64)
+    for i, e in enumerate(examples):
+        n = sizes[(y[i], e.group)]
+        w[i] = n ** power / class_mass[y[i]] / n
+    return y, w * (len(examples) / w.sum())
+
+
+def fit_head(examples: Sequence[Example], head: str, dimension: int, C: float) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    X = matrix(examples, dimension)
+    y, w = sample_weights(examples, HEAD_POSITIVES[head])
+    model = LogisticRegression(C=C, solver="lbfgs", max_iter=2000, tol=1e-6)
+    # One thread: the problem is sparse and small per iteration, and BLAS threads spinning on a
+    # busy two-core machine made fitting several times slower, not faster.
+    with threadpool_limits(1):
+        model.fit(X, y, sample_weight=w)
+    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
+
+
+def head_rows(examples: Sequence[Example], head: str) -> list[Example]:
+    wanted = {"ham", *HEAD_POSITIVES[head]}
+    return [e for e in examples if e.label in wanted]
+
+
+def decision(head: Head, examples: Sequence[Example]) -> np.ndarray:
+    return np.array([float(np.dot(head.weights[e.indices], e.values)) + head.intercept
+                     for e in examples])
+
+
+def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Fit p = sigmoid(a z + b) to validation outcomes (Platt's smoothed targets, L-BFGS).
+
+    The smoothed targets (``(n+ + 1)/(n+ + 2)`` for positives, ``1/(n- + 2)`` for negatives)
+    keep a perfectly separated validation set from driving the slope to infinity.
+    """
+    from scipy.optimize import minimize
+
+    prior1 = float(y.sum())
+    prior0 = float(len(y) - prior1)
+    t = np.where(y == 1, (prior1 + 1) / (prior1 + 2), 1 / (prior0 + 2))
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = params
+        s = a * z + b
+        p = 1 / (1 + np.exp(-np.clip(s, -500, 500)))
+        value = float(np.sum(np.logaddexp(0, s) - t * s))
+        return value, np.array([np.sum((p - t) * z), np.sum(p - t)])
+
+    result = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B",
+                      bounds=[(1e-3, 100.0), (-100.0, 100.0)])
+    return float(result.x[0]), float(result.x[1])
+
+
+def calibrate(head: Head, validation: Sequence[Example], name: str, floor: float = 0.5) -> dict[str, Any]:
+    """Platt-calibrate ``head`` and set its threshold on validation; returns validation metrics."""
+    positives = set(HEAD_POSITIVES[name])
+    rows = head_rows(validation, name)
+    z = decision(head, rows)
+    y = np.array([1 if e.label in positives else 0 for e in rows])
+    head.platt_a, head.platt_b = platt(z, y)
+    p = head.probabilities(z)
+    negative, positive = p[y == 0], p[y == 1]
+    head.threshold = min(max(threshold_at_fpr(negative, HEAD_TARGET_FPR[name]) + 1e-6, floor), 0.999)
+    metrics = head_metrics(negative, positive, head.threshold)
+    metrics["ham_fpr_by_source"] = {
+        group: float(np.mean(p[[i for i, e in enumerate(rows) if e.group == group]] >= head.threshold))
+        for group in sorted({e.group for e in rows if e.label == "ham"})
+    }
+    return metrics
+
+
+def summary(examples: Sequence[Example]) -> dict[str, Any]:
+    counts: dict[str, dict[str, int]] = {}
+    for e in examples:
+        by_split = counts.setdefault(f"{e.label}:{os.path.basename(e.group)}", {})
+        by_split[e.split] = by_split.get(e.split, 0) + 1
+    return counts
+
+
+def train_model(examples: Sequence[Example], settings: FeaturiserSettings, C: float = 30.0,
+                max_weights: int = 200_000, version: str | None = None,
+                progress: Callable[[str], None] | None = None) -> TextModel:
+    """Fit both heads on the train split, calibrate and threshold them on validation."""
+    train = [e for e in examples if e.split == TRAIN]
+    validation = [e for e in examples if e.split == VALIDATION]
+    featuriser = Featuriser(settings)
+    heads: dict[str, Head] = {}
+    metrics: dict[str, Any] = {}
+    for name in HEAD_POSITIVES:
+        rows = head_rows(train, name)
+        if len({e.label for e in rows}) < 2:
+            continue
+        started = time.monotonic()
+        weights, intercept = fit_head(rows, name, featuriser.dimension, C)
+        if progress:
+            progress(f"head {name}: fitted on {len(rows)} messages in {time.monotonic() - started:.0f}s")
+        heads[name] = Head(name, weights, intercept)
+    if not heads:
+        raise ValueError("need ham and spam (or phish) messages in the train split")
+    version = version or time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    model = TextModel(version, featuriser, heads)
+    # Calibrate what will be stored: float16 weights, the largest max_weights kept.
+    model = TextModel.from_payload(model.to_payload(max_weights))
+    for name, head in model.heads.items():
+        if any(e.label in HEAD_POSITIVES[name] for e in validation):
+            metrics[name] = calibrate(head, validation, name)
+    model.info = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "training": {"C": C, "max_weights": max_weights, "counts": summary(examples),
+                     "split_rule": "split.py: sha256 of Message-ID (else raw) -> 70/15/15"},
+        "validation": metrics,
+    }
+    return model

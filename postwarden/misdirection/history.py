@@ -1,0 +1,390 @@
+"""The recipient history: what each local sender writes to whom, learned and looked up.
+
+Keys. Every address, domain, name and pair becomes a *token*: the text itself in plain mode, or
+a keyed BLAKE2b hash (the site secret is the key) in hashed mode, so a stolen store names nobody.
+Buckets per sender token S:
+
+- counters ``m`` (messages per sender), ``c:S`` (contacts), ``d:S`` (domains), ``p:S``
+  (co-recipient pairs), and organisation-wide ``o`` (domains) and ``oc`` (addresses);
+- fields ``x:S``, the sender's similarity index: each contact's first name and autocomplete
+  prefix, and the delete-variants and skeleton of each domain, each pointing at the strongest
+  contact or domain with that key (token, weight, time); ``xo`` the organisation's index:
+  delete-variants of every address's local part within its domain and its homoglyph skeleton,
+  and the delete-variants and skeleton of every domain;
+- fields ``v:S`` and ``ov``, decaying content centroids per contact (see textvec); ``t:S``,
+  the sender's threads (normalised subjects) and who was on each; ``sa:S``, send-anyway markers.
+
+A lookup is one round trip for mail to known contacts (counters, centroids and name keys of
+every recipient); recipients or domains the sender does not know add the near-miss keys, and
+one more look-up when a near miss was found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from postwarden.misdirection import addresses as addr
+from postwarden.misdirection import textvec
+from postwarden.stores.base import Entry, HistoryStore, Key, bumped
+
+MAX_PAIR_RECIPIENTS = 20  # pairs grow quadratically; larger messages learn and score no ties
+_REF = struct.Struct("<dd")
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    display: str = ""
+
+    @property
+    def local(self) -> str:
+        return addr.split(self.address)[0]
+
+    @property
+    def domain(self) -> str:
+        return addr.split(self.address)[1]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An index entry: the strongest contact (or domain) under one key, as of ``last``."""
+
+    token: str
+    weight: float
+    last: float
+    name: str = ""  # token of the contact's last name, to see whether the text mentions it
+
+    def weight_at(self, now: float, half_life: float) -> float:
+        return Entry(self.weight, 1, self.last).weight_at(now, half_life)
+
+    def pack(self) -> bytes:
+        return _REF.pack(self.weight, self.last) + f"{self.token}\0{self.name}".encode()
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Ref:
+        weight, last = _REF.unpack_from(data)
+        token, _, name = data[_REF.size:].decode().partition("\0")
+        return cls(token, weight, last, name)
+
+
+@dataclass
+class RecipientEvidence:
+    rcpt: Recipient
+    token: str
+    contact: Entry | None = None
+    domain_sender: Entry | None = None
+    domain_org: Entry | None = None
+    org_contact: Entry | None = None
+    internal: bool = False
+    near_contact: Ref | None = None
+    near_org_contact: Ref | None = None
+    resembled_vector: np.ndarray | None = None
+    near_domain: Ref | None = None
+    same_first: Ref | None = None
+    same_prefix: Ref | None = None
+    ties: list[float] = field(default_factory=list)
+    on_thread: bool = False
+    vector: np.ndarray | None = None
+    org_vector: np.ndarray | None = None
+    invalid: str = ""
+
+
+@dataclass
+class MessageEvidence:
+    sender: str
+    now: float
+    sender_messages: float
+    recipients: list[RecipientEvidence]
+    vector: np.ndarray
+    words: frozenset[str]
+    half_life: float
+    text: str = ""
+    word_tokens: frozenset[str] = frozenset()
+    thread: str = ""  # token of the normalised subject, "" when too generic to be a thread
+    subject_key: str = ""
+    thread_known: bool = False
+
+
+class Tokens:
+    """Plain text, or keyed hashes of it (16 bytes of BLAKE2b keyed with the site secret)."""
+
+    def __init__(self, secret: str | None):
+        self.hashed = bool(secret)
+        self._key = hashlib.blake2b(secret.encode(), digest_size=32).digest() if secret else b""
+
+    def __call__(self, kind: str, text: str) -> str:
+        if not self.hashed:
+            return f"{kind}{text}" if kind not in ("a", "d") else text
+        return hashlib.blake2b(f"{kind}\0{text}".encode(), key=self._key, digest_size=12).hexdigest()
+
+
+_REPLY = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|tr|rv)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+
+
+def thread_subject(subject: str) -> str:
+    """The subject without reply and forward prefixes: what ties the messages of a thread."""
+    text = " ".join(_REPLY.sub("", subject).lower().split())
+    return text if len(text) >= 4 else ""
+
+
+def _pairs(tokens: list[str]) -> list[tuple[int, int]]:
+    n = min(len(tokens), MAX_PAIR_RECIPIENTS)
+    return [(i, j) for i in range(n) for j in range(i + 1, n)]
+
+
+class RecipientHistory:
+    """Learning and looking up one store; thread-safe because the store is."""
+
+    def __init__(self, store: HistoryStore, secret: str | None, half_life_days: float,
+                 horizon_days: float, local_domains: list[str] | tuple[str, ...] = ()):
+        self.store = store
+        self.tok = Tokens(secret)
+        self.half_life = half_life_days * DAY
+        self.horizon = horizon_days * DAY
+        self.local_domains = frozenset(d.lower() for d in local_domains)
+
+    # -- keys ----------------------------------------------------------------------------------
+    def _pair(self, a: str, b: str) -> str:
+        return self.tok("p", f"{min(a, b)} {max(a, b)}")
+
+    def _name_keys(self, r: Recipient) -> tuple[str | None, str | None]:
+        first = addr.first_name(r.address, r.display)
+        pre = addr.prefix(r.address)
+        return (self.tok("f", first) if first else None, self.tok("x", pre) if pre else None)
+
+    def last_name_token(self, address: str) -> str:
+        parts = [p for p in addr._NAME_SPLIT.split(addr.split(address)[0]) if p.isalpha() and len(p) >= 3]
+        return self.tok("w", parts[-1]) if len(parts) >= 2 else ""
+
+    def _local_keys(self, r: Recipient) -> list[str]:
+        keys = [self.tok("l", f"{r.domain}@{v}") for v in addr.deletes(r.local)]
+        keys.append(self.tok("k", addr.skeleton(r.address)))
+        return keys
+
+    def _domain_keys(self, domain: str) -> list[str]:
+        keys = [self.tok("n", v) for v in addr.deletes(domain)]
+        keys.append(self.tok("K", addr.skeleton(domain)))
+        return keys
+
+    def _alive(self, entry: Entry | None, now: float) -> Entry | None:
+        if entry is None or (self.horizon > 0 and now - entry.last > self.horizon):
+            return None
+        return entry
+
+    def _alive_ref(self, data: bytes | None, now: float, own: str = "") -> Ref | None:
+        if data is None:
+            return None
+        ref = Ref.unpack(data)
+        if ref.token == own or (self.horizon > 0 and now - ref.last > self.horizon):
+            return None
+        return ref
+
+    # -- lookup --------------------------------------------------------------------------------
+    def lookup(self, sender: str, rcpts: list[Recipient], subject: str, text: str,
+               now: float) -> MessageEvidence:
+        tok = self.tok
+        s = tok("a", sender)
+        xs = "x:" + s
+        toks = [tok("a", r.address) for r in rcpts]
+        dtoks = [tok("d", r.domain) for r in rcpts]
+        ckeys: list[Key] = [("m", s)]
+        fkeys: list[Key] = []
+        names = []
+        for r, t, d in zip(rcpts, toks, dtoks, strict=True):
+            ckeys += [("c:" + s, t), ("d:" + s, d), ("o", d), ("oc", t)]
+            fkeys += [("v:" + s, t), ("ov", t)]
+            first, pre = self._name_keys(r)
+            names.append((first, pre))
+            fkeys += [(xs, k) for k in (first, pre) if k]
+        pairs = _pairs(toks)
+        ckeys += [("p:" + s, self._pair(toks[i], toks[j])) for i, j in pairs]
+        subject_key = thread_subject(subject)
+        thread = tok("t", subject_key) if subject_key else ""
+        if thread:
+            fkeys.append(("t:" + s, thread))
+            fkeys += [("t:" + s, tok("t", f"{subject_key}\0{r.address}")) for r in rcpts]
+        counters, fields = self.store.lookup(ckeys, fkeys)
+        vector = textvec.text_vector(subject, text)
+        words = frozenset(textvec._WORD.findall((subject + " " + text[:textvec.MAX_CHARS]).lower()))
+        sender_entry = self._alive(counters.get(("m", s)), now)
+        evidence = MessageEvidence(
+            sender=sender, now=now, half_life=self.half_life,
+            sender_messages=sender_entry.count if sender_entry else 0.0,
+            recipients=[], vector=vector, words=words,
+            text=(subject + "\n" + text[:textvec.MAX_CHARS]).lower(),
+            thread=thread, subject_key=subject_key,
+            thread_known=bool(thread and ("t:" + s, thread) in fields))
+        for r, t, d, (first, pre) in zip(rcpts, toks, dtoks, names, strict=True):
+            ev = RecipientEvidence(rcpt=r, token=t, internal=r.domain in self.local_domains)
+            ev.contact = self._alive(counters.get(("c:" + s, t)), now)
+            ev.domain_sender = self._alive(counters.get(("d:" + s, d)), now)
+            ev.domain_org = self._alive(counters.get(("o", d)), now)
+            ev.org_contact = self._alive(counters.get(("oc", t)), now)
+            if first:
+                ev.same_first = self._alive_ref(fields.get((xs, first)), now, own=t)
+            if pre:
+                ev.same_prefix = self._alive_ref(fields.get((xs, pre)), now, own=t)
+            if thread:
+                ev.on_thread = ("t:" + s, tok("t", f"{subject_key}\0{r.address}")) in fields
+            raw = fields.get(("v:" + s, t))
+            ev.vector = textvec.unpack(raw) if raw and ev.contact else None
+            raw = fields.get(("ov", t))
+            ev.org_vector = textvec.unpack(raw) if raw else None
+            evidence.recipients.append(ev)
+        for i, j in pairs:
+            entry = self._alive(counters.get(("p:" + s, self._pair(toks[i], toks[j]))), now)
+            w = entry.weight_at(now, self.half_life) if entry else 0.0
+            evidence.recipients[i].ties.append(w)
+            evidence.recipients[j].ties.append(w)
+        self._near_misses(s, evidence)
+        if any(ref is not None and ref.name for ev in evidence.recipients
+               for ref in (ev.same_first, ev.same_prefix, ev.near_contact, ev.near_org_contact)):
+            evidence.word_tokens = frozenset(self.tok("w", w) for w in words if w.isalpha())
+        return evidence
+
+    def _near_misses(self, s: str, evidence: MessageEvidence) -> None:
+        """Later round trips, only for what the sender does not know: which unknown recipient
+        or domain is almost a known one, and the centroids of the contacts recipients resemble.
+
+        Near-miss keys of addresses live in the organisation index only (one entry per address,
+        not per sender and address, which keeps a store of a million pairs small); whether the
+        resembled address is this sender's contact is a third look-up of just those tokens.
+        """
+        xs = "x:" + s
+        fkeys: list[Key] = []
+        wanted: list[tuple[RecipientEvidence, list[str], list[str]]] = []
+        for ev in evidence.recipients:
+            local = self._local_keys(ev.rcpt) if ev.contact is None else []
+            domain = (self._domain_keys(ev.rcpt.domain)
+                      if ev.domain_sender is None and not ev.internal else [])
+            fkeys += [("xo", k) for k in local]
+            fkeys += [(b, k) for k in domain for b in (xs, "xo")]
+            for ref in (ev.same_first, ev.same_prefix):
+                if ref is not None:
+                    fkeys.append(("v:" + s, ref.token))
+            wanted.append((ev, local, domain))
+        if not fkeys:
+            return
+        fields = self.store.lookup([], fkeys)[1]
+        now = evidence.now
+        candidates: dict[int, list[Ref]] = {}
+        for i, (ev, local, domain) in enumerate(wanted):
+            refs = {ref.token: ref for ref in (self._alive_ref(fields.get(("xo", k)), now, own=ev.token)
+                                               for k in local) if ref is not None}
+            candidates[i] = list(refs.values())
+            own_domain = self.tok("d", ev.rcpt.domain)
+            ev.near_domain = _strongest(self._alive_ref(fields.get((b, k)), now, own=own_domain)
+                                        for k in domain for b in (xs, "xo"))
+            ref = _strongest([ev.same_first, ev.same_prefix])
+            raw = fields.get(("v:" + s, ref.token)) if ref else None
+            ev.resembled_vector = textvec.unpack(raw) if raw else None
+        tokens = sorted({ref.token for refs in candidates.values() for ref in refs})
+        if not tokens:
+            return
+        mine = self.store.lookup([("c:" + s, t) for t in tokens], [])[0]
+        for i, refs in candidates.items():
+            ev = wanted[i][0]
+            own = []
+            for ref in refs:
+                entry = self._alive(mine.get(("c:" + s, ref.token)), now)
+                if entry is not None:
+                    own.append(Ref(ref.token, entry.weight, entry.last, ref.name))
+            ev.near_contact = _strongest(own)
+            ev.near_org_contact = _strongest(refs) if not own else None
+
+    # -- learning ------------------------------------------------------------------------------
+    def learn(self, evidence: MessageEvidence, at: float | None = None) -> None:
+        """Record one delivered message, given the evidence its lookup returned."""
+        at = evidence.now if at is None else at
+        tok, h = self.tok, self.half_life
+        s = tok("a", evidence.sender)
+        xs = "x:" + s
+        bumps: list[Key] = [("m", s)]
+        puts: list[tuple[str, str, bytes]] = []
+        seen_domains: set[str] = set()
+        for ev in evidence.recipients:
+            r, t = ev.rcpt, ev.token
+            d = tok("d", r.domain)
+            bumps += [("c:" + s, t), ("oc", t)]
+            new = bumped(ev.contact, at, h)
+            name = self.last_name_token(r.address)
+            ref = Ref(t, new.weight, at, name).pack()  # for the sender's name keys
+            org = bumped(ev.org_contact, at, h)
+            if _power_of_two(org.count):
+                oref = Ref(t, org.weight, at, name).pack()
+                puts += [("xo", k, oref) for k in self._local_keys(r)]
+            for key, old in zip(self._name_keys(r), (ev.same_first, ev.same_prefix), strict=True):
+                if key and (old is None or old.weight_at(at, h) <= new.weight):
+                    puts.append((xs, key, ref))
+            old_vec = ev.vector if ev.vector is not None else None
+            decay = math.pow(2.0, -max(at - ev.contact.last, 0.0) / h) if ev.contact and h > 0 else 1.0
+            vec = evidence.vector if old_vec is None else old_vec * decay + evidence.vector
+            puts.append(("v:" + s, t, textvec.pack(vec)))
+            org_vec = evidence.vector if ev.org_vector is None else ev.org_vector * 0.98 + evidence.vector
+            puts.append(("ov", t, textvec.pack(org_vec)))
+            if d in seen_domains:
+                continue
+            seen_domains.add(d)
+            bumps += [("d:" + s, d), ("o", d)]
+            for bucket, entry in ((xs, ev.domain_sender), ("xo", ev.domain_org)):
+                after = bumped(entry, at, h)
+                if _power_of_two(after.count):
+                    dref = Ref(d, after.weight, at).pack()
+                    puts += [(bucket, k, dref) for k in self._domain_keys(r.domain)]
+        if evidence.thread:
+            subject_key_tokens = [self.tok("t", f"{evidence.subject_key}\0{ev.rcpt.address}")
+                                  for ev in evidence.recipients]
+            puts.append(("t:" + s, evidence.thread, b"1"))
+            puts += [("t:" + s, k, b"1") for k in subject_key_tokens]
+        toks = [ev.token for ev in evidence.recipients]
+        bumps += [("p:" + s, self._pair(toks[i], toks[j])) for i, j in _pairs(toks)]
+        with self.store.batch():  # one transaction (SQLite): counters and index agree after a crash
+            self.store.bump(bumps, at, h)
+            self.store.put(puts, at)
+
+    # -- send anyway ---------------------------------------------------------------------------
+    def fingerprint(self, sender: str, subject: str, rcpts: list[str]) -> str:
+        subject = " ".join(subject.lower().split())
+        return self.tok("h", "\n".join([sender, subject, *sorted(set(rcpts))]))
+
+    def mark(self, sender: str, fingerprint: str, state: str, at: float) -> None:
+        self.store.put([("sa:" + self.tok("a", sender), fingerprint, f"{state} {at!r}".encode())], at)
+
+    def marked(self, sender: str, fingerprint: str) -> tuple[str, float] | None:
+        raw = self.store.get([("sa:" + self.tok("a", sender), fingerprint)])
+        value = next(iter(raw.values()), None)
+        if value is None:
+            return None
+        state, _, when = value.decode().partition(" ")
+        return state, float(when)
+
+    # -- naming in hashed mode -----------------------------------------------------------------
+    def name_of(self, kind: str, token: str, near: str) -> str | None:
+        """The plain text behind ``token`` if it is one edit or homoglyph away from ``near``."""
+        if not self.tok.hashed:
+            return token
+        if self.tok(kind, near) == token:
+            return near
+        for candidate in addr.homoglyph_variants(near) | addr.single_edits(near):
+            if self.tok(kind, candidate) == token:
+                return candidate
+        return None
+
+
+def _strongest(refs: object) -> Ref | None:
+    best: Ref | None = None
+    for ref in refs:  # type: ignore[attr-defined]
+        if ref is not None and (best is None or ref.weight > best.weight):
+            best = ref
+    return best
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0

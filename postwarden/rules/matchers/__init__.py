@@ -1,0 +1,1 @@
+"""Matcher families; each module registers its matchers with ``postwarden.rules.registry``."""

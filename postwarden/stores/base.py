@@ -1,0 +1,95 @@
+"""The store interface: decaying counters and small binary fields, grouped in buckets.
+
+Everything the recipient history keeps fits two shapes. A *counter* is a (bucket, member) pair
+with an exponentially decaying weight, a plain count and the time it was last bumped: "how often
+and how recently did this sender write to this recipient". A *field* is a (bucket, field) pair
+holding a few bytes: a similarity index entry pointing at a contact, a content centroid, a
+send-anyway marker. Backends store those and nothing else, so the SQLite and Redis stores share
+one test suite and the scoring code never sees which one it talks to.
+
+Decay is applied when a counter is bumped and again when it is read (``Entry.weight_at``): the
+stored weight is the weight as of ``last``. Bumps out of time order (an import of old mail after
+newer mail) add the decayed contribution instead of resetting the clock.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+Key = tuple[str, str]
+
+
+class StoreError(Exception):
+    """A store that cannot be opened or reached."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One counter: decayed weight as of ``last``, number of bumps, time of the latest bump."""
+
+    weight: float
+    count: int
+    last: float
+
+    def weight_at(self, now: float, half_life: float) -> float:
+        """The weight decayed to ``now`` (never grown: a future ``last`` counts as now)."""
+        if half_life <= 0:
+            return self.weight
+        return self.weight * math.pow(2.0, -max(now - self.last, 0.0) / half_life)
+
+
+def bumped(old: Entry | None, at: float, half_life: float, amount: float = 1.0) -> Entry:
+    """The counter after one more event at ``at``; the reference the backends must match."""
+    if old is None:
+        return Entry(amount, 1, at)
+    if half_life <= 0:
+        return Entry(old.weight + amount, old.count + 1, max(old.last, at))
+    if at >= old.last:
+        return Entry(old.weight * math.pow(2.0, -(at - old.last) / half_life) + amount, old.count + 1, at)
+    return Entry(old.weight + amount * math.pow(2.0, -(old.last - at) / half_life), old.count + 1, old.last)
+
+
+class HistoryStore(abc.ABC):
+    """Buckets of decaying counters and of byte fields. Implementations are thread-safe."""
+
+    @abc.abstractmethod
+    def bump(self, keys: Iterable[Key], at: float, half_life: float) -> None:
+        """Add one event at time ``at`` to every (bucket, member) counter, atomically."""
+
+    @abc.abstractmethod
+    def counters(self, keys: Sequence[Key]) -> dict[Key, Entry]:
+        """The counters that exist among ``keys``, in one round trip."""
+
+    @abc.abstractmethod
+    def members(self, bucket: str) -> dict[str, Entry]:
+        """Every counter of one bucket (for listings and tests, not the scoring path)."""
+
+    @abc.abstractmethod
+    def put(self, items: Iterable[tuple[str, str, bytes]], at: float) -> None:
+        """Set (bucket, field) to value; ``at`` dates the write for purging."""
+
+    @abc.abstractmethod
+    def get(self, keys: Sequence[Key]) -> dict[Key, bytes]:
+        """The fields that exist among ``keys``, in one round trip."""
+
+    @abc.abstractmethod
+    def purge(self, before: float) -> int:
+        """Delete counters last bumped and fields last written before ``before``; return how many."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many writes (an import); backends with transactions make it one."""
+        yield
+
+    def lookup(self, counter_keys: Sequence[Key],
+               field_keys: Sequence[Key]) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
+        """Counters and fields together; backends with a network override it with one round trip."""
+        return self.counters(counter_keys), self.get(field_keys)

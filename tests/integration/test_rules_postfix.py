@@ -1,0 +1,144 @@
+"""The rule layer inside a real Postfix: what an SMTP client and a recipient see.
+
+A site rules directory (rules.local_directory) adds rules beside the shipped pack. Mail comes
+from 127.0.0.1, which the test configuration does not count as internal, so it is inbound.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from postfix_harness import STATUS, check_daemon_log, make_message
+from postfix_instance import Stack, wait_until
+
+pytestmark = pytest.mark.postfix
+
+SITE_RULES = """rules:
+  - id: PARTNER_ALLOWLIST
+    description: our partner sends us tools
+    direction: inbound
+    action: accept
+    score: 0
+    match:
+      from_domain: {in: [partner.example]}
+  - id: NO_WIDGETS
+    description: widget offers are refused at SMTP time
+    direction: inbound
+    action: reject
+    reply: We do not accept widget offers here
+    match:
+      subject: {contains: widgets}
+  - id: TRY_LUNCH_RULE
+    description: a candidate rule, watched in shadow mode before it counts
+    shadow: true
+    score: 50
+    action: reject
+    reply: This reply must never be sent
+    match:
+      body: {contains: lunch}
+"""
+MZ = b"TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAgAAAAA=="
+
+
+def site_dir(root: Path, text: str = SITE_RULES) -> Path:
+    directory = root / "site-rules"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "10-site.yaml").write_text(text)
+    return directory
+
+
+def with_exe(sender: str) -> bytes:
+    """A message from ``sender`` with a Windows program attached, as a mail client sends it."""
+    boundary = "b0undary"
+    body = (f"--{boundary}\nContent-Type: text/plain\n\nThe tool you asked for.\n"
+            f"--{boundary}\nContent-Type: application/octet-stream; name=tool.exe\n"
+            "Content-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=tool.exe\n\n"
+            f"{MZ.decode()}\n--{boundary}--\n")
+    _, raw = make_message(body, subject="the tool")
+    raw = raw.replace(b"From: Alice Sender <sender@example.test>", f"From: {sender}".encode())
+    return raw.replace(b"Content-Type: text/plain; charset=utf-8",
+                       f'Content-Type: multipart/mixed; boundary="{boundary}"'.encode())
+
+
+@pytest.fixture(scope="module")
+def rules_stack(postfix_available: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    rules = site_dir(tmp_path_factory.mktemp("rules"))
+    stack = Stack(rules={"local_directory": str(rules)}).start()
+    try:
+        yield stack
+    finally:
+        stack.close()
+        check_daemon_log(stack.daemon_log_tail)
+
+
+def test_a_rule_reply_text_reaches_the_smtp_client(rules_stack: Stack) -> None:
+    message_id, raw = make_message("Best prices.\n", subject="cheap widgets")
+    result = rules_stack.send(raw)
+    assert (result.code, result.text) == (550, "5.7.1 We do not accept widget offers here"), result
+    assert rules_stack.postfix.find_delivered(message_id) is None
+
+
+def test_a_shipped_rule_rejects_an_executable_with_its_reply(rules_stack: Stack) -> None:
+    result = rules_stack.send(with_exe("Mallory <mallory@stranger.example>"))
+    assert result.code == 550, result
+    assert "Executable attachments are not accepted here" in result.text
+
+
+def test_an_allowlist_rule_wins_over_a_reject_rule(rules_stack: Stack) -> None:
+    raw = with_exe("Pat <pat@partner.example>")
+    message_id = raw.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0].decode()
+    result = rules_stack.send(raw)
+    assert result.accepted, result
+    delivered = rules_stack.postfix.wait_delivered(message_id)
+    assert str(delivered[STATUS]).startswith("allowlisted ")
+    reasons = str(delivered["X-Postwarden-Reasons"])
+    assert "PARTNER_ALLOWLIST" in reasons and "EXECUTABLE_ATTACHMENT=20.00" in reasons
+
+
+def test_a_shadow_rule_changes_nothing_but_is_reported(rules_stack: Stack) -> None:
+    message_id, raw = make_message("See you at lunch.\n", subject="Friday")
+    result = rules_stack.send(raw)
+    assert result.accepted, result
+    delivered = rules_stack.postfix.wait_delivered(message_id)
+    assert str(delivered[STATUS]).startswith("ham score=0.00 ")
+    assert "TRY_LUNCH_RULE=50.00(shadow)" in str(delivered["X-Postwarden-Reasons"])
+
+
+def test_a_reload_with_a_broken_rules_file_keeps_the_old_rules(
+        make_stack: Callable[..., Stack], tmp_path: Path) -> None:
+    rules = site_dir(tmp_path)
+    stack = make_stack(rules={"local_directory": str(rules)})
+    (rules / "10-site.yaml").write_text(SITE_RULES.replace("subject: {contains: widgets}",
+                                                           "subjet: {contains: gadgets}"))
+    answer = stack.daemon.control("reload")
+    assert answer.returncode == 1
+    assert f"{rules / '10-site.yaml'}:15: rule NO_WIDGETS: match.subjet: unknown matcher" in answer.stderr
+    assert "last-reload-error" in stack.daemon.control("status").stdout
+    _, widgets = make_message(subject="widgets")
+    assert stack.send(widgets).code == 550  # the old rules still run
+    (rules / "10-site.yaml").write_text(SITE_RULES.replace("widgets}", "gadgets}"))
+    assert stack.daemon.control("reload").returncode == 0
+    assert stack.send(widgets).accepted
+    _, gadgets = make_message(subject="gadgets")
+    assert stack.send(gadgets).code == 550
+
+
+def test_an_atomic_change_to_a_watched_rules_file_reloads(
+        make_stack: Callable[..., Stack], tmp_path: Path) -> None:
+    rules = site_dir(tmp_path)
+    stack = make_stack(rules={"local_directory": str(rules), "watch": True, "watch_interval": 0.2})
+    _, gadgets = make_message(subject="gadgets")
+    assert stack.send(gadgets).accepted
+    staged = rules / ".10-site.yaml.new"
+    staged.write_text(SITE_RULES.replace("widgets}", "gadgets}"))
+    os.replace(staged, rules / "10-site.yaml")  # how deploy tools and editors replace a file
+    wait_until(lambda: "(generation 1)" in stack.daemon.stderr(), 10, "the rules-watch reload")
+    assert stack.send(gadgets).code == 550
+    # A broken replacement is refused and the running rules stay.
+    staged.write_text("rules: [\n")
+    os.replace(staged, rules / "10-site.yaml")
+    wait_until(lambda: "reload failed" in stack.daemon.stderr(), 10, "the refused reload")
+    assert stack.send(gadgets).code == 550

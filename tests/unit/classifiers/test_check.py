@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from postwarden.classifiers.model_file import TextModel
+from postwarden.classifiers.text_check import TextModelCheck, build_text_check, head_score
+from postwarden.config import Config, ConfigError, ModelSettings
+from postwarden.engine import Engine
+from postwarden.transaction import transaction_from_bytes
+
+from .samples import HAM_SAMPLES, synthetic_corpus
+
+
+def _engine(model: TextModel, **settings: object) -> Engine:
+    config = Config()
+    models = replace(config.models, **settings)
+    return Engine(replace(config, models=models), checks=[TextModelCheck(model, models)])
+
+
+def test_spam_gets_score_and_reasons_naming_features(small_model: TextModel) -> None:
+    spam = synthetic_corpus(2, seed=5)["spam"][0]
+    verdict = _engine(small_model).decide(transaction_from_bytes(spam))
+    reason = next(r for r in verdict.reasons if r.id == "MODEL_SPAM")
+    assert reason.kind == "model" and 6.0 <= reason.score <= 12.0
+    assert "model=synthetic-1" in reason.detail and "top: " in reason.detail
+    spammy = ("w:free", "w:viagra", "w:cheap", "w:click", "ud:example.biz")
+    assert any(word in reason.detail for word in spammy)
+    assert verdict.score >= Config().thresholds.tag
+
+
+def test_ham_adds_nothing(small_model: TextModel) -> None:
+    for raw in synthetic_corpus(5, seed=11)["ham"]:
+        verdict = _engine(small_model).decide(transaction_from_bytes(raw))
+        assert not [r for r in verdict.reasons if r.kind == "model"]
+
+
+def test_outbound_is_skipped_unless_configured(small_model: TextModel) -> None:
+    spam = synthetic_corpus(2, seed=5)["spam"][0]
+    txn = transaction_from_bytes(spam)
+    txn.auth_user = "alice"
+    assert not [r for r in _engine(small_model).decide(txn).reasons if r.kind == "model"]
+    assert [r for r in _engine(small_model, outbound=True).decide(txn).reasons if r.kind == "model"]
+
+
+def test_configured_threshold_overrides_the_model(small_model: TextModel) -> None:
+    spam = synthetic_corpus(2, seed=5)["spam"][0]
+    verdict = _engine(small_model, spam_threshold=0.9999999, phish_threshold=0.9999999).decide(
+        transaction_from_bytes(spam))
+    assert not [r for r in verdict.reasons if r.kind == "model"]
+
+
+@pytest.mark.parametrize(("p", "expected"), [(0.2, 0.0), (0.5, 6.0), (0.75, 9.0), (1.0, 12.0)])
+def test_probability_to_score(p: float, expected: float) -> None:
+    assert head_score(p, 0.5, 6.0, 12.0) == pytest.approx(expected)
+
+
+def test_shipped_model_loads_and_leaves_ordinary_mail_alone() -> None:
+    check = build_text_check(ModelSettings(directory="/nonexistent/postwarden-models"))
+    assert check.model.version.startswith("default")
+    engine = Engine(Config(), checks=[check])
+    for raw in HAM_SAMPLES:
+        assert not [r for r in engine.decide(transaction_from_bytes(raw)).reasons if r.kind == "model"]
+
+
+def test_missing_version_is_a_config_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="no such model file"):
+        build_text_check(ModelSettings(directory=str(tmp_path), version="nope-1"))

@@ -1,0 +1,107 @@
+"""The operator's story: train, eval, learn from feedback, list and switch versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from postwarden.cli import main
+from postwarden.message import parse_message
+
+from .samples import SPAM_SAMPLES, _message, synthetic_corpus, write_mbox
+
+
+@pytest.fixture(scope="module")
+def mboxes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("mail")
+    paths = {}
+    for kind, messages in synthetic_corpus(100, seed=3).items():
+        paths[kind] = directory / f"{kind}.mbox"
+        write_mbox(paths[kind], messages)
+    return paths
+
+
+def test_train_then_eval_writes_report_and_plots(mboxes: dict[str, Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "model.joblib"
+    args = ["--ham", str(mboxes["ham"]), "--spam", str(mboxes["spam"]), "--phish", str(mboxes["phish"])]
+    assert main(["train", *args, "-o", str(model), "--version", "cli-1", "--jobs", "1",
+                 "--bits", "16", "--C", "1"]) == 0
+    out = capsys.readouterr()
+    assert "spam (validation)" in out.out and "wrote" in out.err
+    assert model.stat().st_size < 5_000_000
+    report, plots = tmp_path / "report.json", tmp_path / "plots"
+    assert main(["eval", str(model), *args, "--json", str(report), "--plots", str(plots), "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "ROC AUC" in printed and "recall at FPR 0.1" in printed and "predicted+" in printed
+    data = json.loads(report.read_text())
+    assert data["model"] == "cli-1" and data["split"] == "test"
+    spam = data["heads"]["spam"]
+    assert spam["roc_auc"] > 0.99 and set(spam["confusion"]) == {"tp", "fn", "fp", "tn"}
+    assert spam["positives"] + spam["negatives"] < 100  # the test split only
+    assert {p.name for p in plots.iterdir()} == {"spam.png", "phish.png"}
+
+
+def test_train_needs_both_classes(mboxes: dict[str, Path], tmp_path: Path) -> None:
+    assert main(["train", "--ham", str(mboxes["ham"]), "-o", str(tmp_path / "m.joblib")]) == 2
+
+
+def _config(tmp_path: Path) -> Path:
+    config = tmp_path / "postwarden.yaml"
+    config.write_text(f"models:\n  directory: {tmp_path / 'models'}\n  learn_margin: 0.05\n")
+    return config
+
+
+def _newsletter(i: int) -> bytes:
+    # Mail this site wants but that reads like marketing: the operator moves it to ham.
+    return _message("Club News <news@club.example.com>", "Members offer: save 50% this weekend only!",
+                    "Dear member, click here to order now and save 50 percent on all tickets. Limited "
+                    "time offer, act now! http://club.example.com/offer", message_id=f"<news-{i}@club>")
+
+
+def test_learn_from_moved_mail_then_switch_versions(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from postwarden.classifiers.model_store import ModelStore
+
+    config = _config(tmp_path)
+    moved = tmp_path / "moved.mbox"
+    write_mbox(moved, [_newsletter(i) for i in range(40)])
+    store = ModelStore(tmp_path / "models")
+    before = store.load("current")
+    p_before = before.score(parse_message(_newsletter(999)))["spam"].probability
+    assert main(["learn", "-c", str(config), "--ham", str(moved), "--version", "site-1"]) == 0
+    assert "version site-1 is current" in capsys.readouterr().err
+    after = store.load("current")
+    assert after.version == "site-1" and after.info["parent"] == before.version
+    assert after.score(parse_message(_newsletter(999)))["spam"].probability < p_before
+    # the shipped model is untouched and still selectable: rollback
+    assert main(["model", "-c", str(config), "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "* site-1" in listing and "  default" in listing
+    # what a reload builds picks up the switch
+    from postwarden.classifiers.text_check import build_text_check
+    from postwarden.config import load_config
+
+    assert build_text_check(load_config(config).models).model.version == "site-1"
+    assert main(["model", "-c", str(config), "use", "default"]) == 0
+    assert store.load("current").version == before.version
+    assert build_text_check(load_config(config).models).model.version == before.version
+    assert main(["model", "-c", str(config), "use", "no-such-version"]) == 1
+
+
+def test_learn_refuses_a_worse_version_unless_forced(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path)
+    poisoned, check = tmp_path / "poisoned.mbox", tmp_path / "check.mbox"
+    # Real-looking spam labelled ham; the held-out check spam shows the damage.
+    write_mbox(poisoned, [raw.replace(b"Subject: ", f"Message-ID: <p{i}-{j}@x>\nSubject: ".encode(), 1)
+                          for i, raw in enumerate(SPAM_SAMPLES) for j in range(12)])
+    write_mbox(check, SPAM_SAMPLES)
+    args = ["learn", "-c", str(config), "--ham", str(poisoned), "--check-spam", str(check)]
+    assert main([*args, "--version", "bad-1"]) == 1
+    assert "refused" in capsys.readouterr().err
+    assert not (tmp_path / "models" / "bad-1.joblib").exists()
+    assert main([*args, "--version", "bad-2", "--force"]) == 0
+    assert (tmp_path / "models" / "bad-2.joblib").exists()

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from postwarden.classifiers.features import Featuriser, FeaturiserSettings
+from postwarden.classifiers.text_hygiene import clean_raw, stripped
+from postwarden.message import parse_message
+
+BASE = (b"From: Shop <shop@deals.example.biz>\nTo: you@example.org\nSubject: Cheap pills\n"
+        b"Date: Thu, 22 Aug 2002 13:17:22 +0000\nMessage-ID: <1@deals.example.biz>\n"
+        b"Content-Type: text/plain\n\nBuy cheap pills now at http://deals.example.biz/pills in 2002\n")
+
+
+def _names(raw: bytes) -> set[str]:
+    return set(Featuriser().transform(parse_message(raw)).names)
+
+
+def test_verdicts_of_other_filters_and_list_headers_are_not_features() -> None:
+    extra = (b"X-Spam-Status: No, score=-5\nX-Spam-Flag: NO\nList-Id: <deals.lists.example>\n"
+             b"X-Mailman-Version: 2.0\nReceived: from mx.example by inbox.example\n"
+             b"Delivered-To: you@example.org\nX-Folder: inbox\nAuthentication-Results: mx; spf=pass\n")
+    with_headers = BASE.replace(b"Content-Type", extra + b"Content-Type")
+    assert _names(with_headers) == _names(BASE)
+
+
+def test_dates_and_years_are_not_features() -> None:
+    other = BASE.replace(b"22 Aug 2002 13:17:22", b"05 Jan 2019 09:45:00").replace(b"in 2002", b"in 2019")
+    assert _names(other) == _names(BASE)
+    assert not any("2002" in n for n in _names(BASE))
+
+
+def test_hidden_html_text_is_marked_not_mixed_in() -> None:
+    raw = (b"From: a@example.biz\nSubject: offer\nContent-Type: text/html\n\n"
+           b"<p>cheap pills</p><div style='display:none'>meeting agenda budget</div>")
+    names = _names(raw)
+    assert {"w:cheap", "w:pills", "h:meeting", "h:budget"} <= names
+    assert "w:meeting" not in names and "m:hidden-text=4" in names
+
+
+def test_obfuscated_spelling_gives_the_plain_features() -> None:
+    plain = _names(BASE)
+    spaced = _names(BASE.replace(b"Buy cheap pills", b"Buy c h e a p  p.i.l.l.s"))
+    assert {"w:cheap", "w:pills"} <= spaced and "m:trick:letter-spacing" in spaced
+    assert {"w:cheap", "w:pills"} <= plain
+
+
+def test_url_attachment_and_structure_features() -> None:
+    names = _names(BASE)
+    assert {"uh:deals.example.biz", "ud:example.biz", "ut:biz", "up:pills"} <= names
+    assert {"m:has:message-id", "m:from-tld:biz", "fn:shop", "m:ct:text/plain"} <= names
+
+
+def test_indices_are_crc32_and_group_norms_bounded() -> None:
+    featuriser = Featuriser(FeaturiserSettings(n_bits=20))
+    vector = featuriser.transform(parse_message(BASE))
+    i = vector.names.index("w:pills")
+    assert vector.indices[i] == zlib.crc32(b"w:pills") & ((1 << 20) - 1)
+    assert vector.indices.max() < 1 << 20
+    # each group has (at most) unit norm times its scale: the whole vector is bounded
+    assert float(np.sum(vector.values.astype(np.float64) ** 2)) <= len(featuriser.settings.group_scales)
+
+
+def test_stripped_header_list_and_clean_raw() -> None:
+    assert stripped("X-Spam-Status") and stripped("list-id") and stripped("Received")
+    assert not stripped("Subject") and not stripped("X-Mailer")
+    cleaned = clean_raw(b"From x Thu Aug 22 13:17:22 2002\nX-Spam-Level: ***\n  more\nSubject: hi\n\nbody\n")
+    assert cleaned == b"Subject: hi\n\nbody\n"
+
+
+def test_large_message_is_bounded() -> None:
+    body = " ".join(f"word{i % 5000}" for i in range(20000)).encode()
+    raw = b"From: a@example.org\nSubject: big\n\n" + body
+    vector = Featuriser().transform(parse_message(raw))
+    words = [n for n in vector.names if n.startswith("w:")]
+    assert 0 < len(words) <= 2000  # only the first max_body_chars are read

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+
+from postwarden.classifiers.model_file import TextModel
+from postwarden.classifiers.training import HEAD_POSITIVES, platt, sample_weights
+from postwarden.message import parse_message
+
+from .conftest import examples_of
+from .samples import synthetic_corpus
+
+
+def test_model_separates_unseen_mail_and_records_its_training(small_model: TextModel) -> None:
+    unseen = synthetic_corpus(40, seed=1234)
+    p = {kind: [small_model.score(parse_message(raw))["spam"].probability for raw in msgs]
+         for kind, msgs in unseen.items()}
+    assert min(p["spam"]) > max(p["ham"])
+    phish = [small_model.score(parse_message(raw))["phish"].probability for raw in unseen["phish"]]
+    assert np.mean(np.array(phish) >= small_model.heads["phish"].threshold) > 0.9
+    info = small_model.info
+    assert info["training"]["counts"]["ham:synthetic-ham"]["train"] > 50
+    for head in ("spam", "phish"):
+        assert 0.5 <= small_model.heads[head].threshold < 1.0
+        assert info["validation"][head]["roc_auc"] > 0.99
+
+
+def test_training_never_uses_the_test_split(corpus: dict[str, list[bytes]]) -> None:
+    from postwarden.classifiers.features import FeaturiserSettings
+    from postwarden.classifiers.training import train_model
+
+    examples = examples_of(corpus)
+    model = train_model(examples, FeaturiserSettings(n_bits=16), C=1.0)
+    # Changing the labels of test-split messages must not change the model at all.
+    flipped = examples_of(corpus)
+    for e in flipped:
+        if e.split == "test":
+            e.label = "spam" if e.label == "ham" else "ham"
+    again = train_model(flipped, FeaturiserSettings(n_bits=16), C=1.0)
+    for head in model.heads:
+        assert np.array_equal(model.heads[head].weights, again.heads[head].weights)
+
+
+def test_sources_weigh_alike_and_classes_balance(corpus: dict[str, list[bytes]]) -> None:
+    rows = examples_of({"ham": corpus["ham"][:100], "spam": corpus["spam"][:30]})
+    small = examples_of({"ham": corpus["ham"][100:]})  # 20 messages
+    for e in small:
+        e.group = "small-ham"
+    rows += small
+    y, w = sample_weights(rows, HEAD_POSITIVES["spam"])
+    assert abs(w[y == 1].sum() - w[y == 0].sum()) < 1e-6
+    groups = np.array([e.group for e in rows])
+    big_share = w[groups == "synthetic-ham"].sum()
+    small_share = w[groups == "small-ham"].sum()
+    assert abs(big_share / small_share - 1.0) < 1e-6  # 100 and 20 messages, the same total
+
+
+def test_platt_scaling_calibrates() -> None:
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=4000) * 3
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(0.5 * z - 1)))).astype(int)
+    a, b = platt(z, y)
+    assert abs(a - 0.5) < 0.1 and abs(b + 1) < 0.15

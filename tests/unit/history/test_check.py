@@ -1,0 +1,203 @@
+"""Stories of the misdirection check through the engine: what a sender sees, what is learned."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from postwarden.cli import main
+from postwarden.config import ConfigError, load_config
+from postwarden.engine import Engine
+from postwarden.misdirection.check import RecipientHistoryCheck
+from postwarden.verdict import Action
+
+from .helpers import SECRET, config_file, engine, message, teach
+
+
+def _check(eng: Engine) -> RecipientHistoryCheck:
+    return next(c for c in eng.checks if isinstance(c, RecipientHistoryCheck))
+
+
+def _contact_count(eng: Engine, sender: str, rcpt: str) -> int:
+    history = _check(eng).history
+    s, r = history.tok("a", sender), history.tok("a", rcpt)
+    entry = history.store.counters([("c:" + s, r)]).get(("c:" + s, r))
+    return entry.count if entry else 0
+
+
+def test_a_typo_of_a_frequent_contact_is_rejected_naming_both_and_how_to_send_anyway(tmp_path):
+    eng = engine(tmp_path)
+    teach(eng)
+    verdict = eng.decide(message(["jon.smith@acme.com"], "Contract 99", "John, the signed contract."))
+    assert verdict.action is Action.REJECT
+    assert (verdict.smtp_code, verdict.smtp_xcode) == ("550", "5.7.1")
+    assert "jon.smith@acme.com" in verdict.smtp_text
+    assert "john.smith@acme.com" in verdict.smtp_text  # named although the store is hashed
+    assert "again within 60 minutes" in verdict.smtp_text and "[send anyway]" in verdict.smtp_text
+    recipients = [r for r in verdict.reasons if r.kind == "recipient"]
+    assert [r.id for r in recipients] == ["RCPT_MISDIRECTED"]
+
+
+def test_a_lookalike_domain_is_rejected(tmp_path):
+    eng = engine(tmp_path)
+    teach(eng)
+    verdict = eng.decide(message(["mary.jones@acrne.com"], "Meeting 99", "Mary, the agenda."))
+    assert verdict.action is Action.REJECT
+    assert "mary.jones@acrne.com" in verdict.smtp_text and "mary.jones@acme.com" in verdict.smtp_text
+
+
+def test_mail_to_known_contacts_passes_and_is_learned(tmp_path):
+    eng = engine(tmp_path)
+    teach(eng)
+    before = _contact_count(eng, "alice@example.com", "john.smith@acme.com")
+    verdict = eng.decide(message(["john.smith@acme.com", "mary.jones@acme.com"], "Meeting 100",
+                                 "Mary and John, the meeting agenda."))
+    assert verdict.action is Action.ACCEPT
+    assert {r.id for r in verdict.reasons if r.kind == "recipient"} == {"RCPT_OK"}
+    assert _contact_count(eng, "alice@example.com", "john.smith@acme.com") == before + 1
+
+
+def test_sending_the_same_message_again_within_the_window_sends_it_and_learns_the_recipient(tmp_path):
+    eng = engine(tmp_path)
+    teach(eng)
+    typo = message(["jon.smith@acme.com"], "Contract 99", "John, the signed contract.")
+    assert eng.decide(typo).action is Action.REJECT
+    again = eng.decide(message(["jon.smith@acme.com"], "Contract 99", "John, the signed contract."))
+    assert again.action is Action.ACCEPT
+    assert any(r.id == "MISDIRECTION_CONFIRMED" for r in again.reasons)
+    assert _contact_count(eng, "alice@example.com", "jon.smith@acme.com") == 1
+
+
+def test_a_different_message_to_the_same_typo_is_still_stopped(tmp_path):
+    eng = engine(tmp_path)
+    teach(eng)
+    assert eng.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.REJECT
+    assert eng.decide(message(["jon.smith@acme.com"], "Another subject")).action is Action.REJECT
+
+
+def test_the_confirmation_marker_sends_anyway(tmp_path):
+    eng = engine(tmp_path)
+    teach(eng)
+    verdict = eng.decide(message(["jon.smith@acme.com"], "Contract 99 [send anyway]"))
+    assert verdict.action is Action.ACCEPT
+    assert any(r.id == "MISDIRECTION_CONFIRMED" for r in verdict.reasons)
+
+
+def test_inbound_mail_is_never_scored(tmp_path):
+    eng = engine(tmp_path)
+    teach(eng)
+    inbound = message(["jon.smith@acme.com"], auth=None, ip="192.0.2.1")
+    verdict = eng.decide(inbound)
+    assert verdict.direction == "inbound" and verdict.action is Action.ACCEPT
+    assert not [r for r in verdict.reasons if r.kind == "recipient" or "MISDIRECT" in r.id]
+
+
+def test_shadow_mode_scores_and_logs_but_delivers(tmp_path):
+    eng = engine(tmp_path, "  shadow: true\n")
+    teach(eng)
+    verdict = eng.decide(message(["jon.smith@acme.com"], "Contract 99"))
+    assert verdict.action is Action.ACCEPT
+    assert any(r.id == "MISDIRECTED_RECIPIENT" and r.shadow for r in verdict.reasons)
+
+
+def test_quarantine_instead_of_reject(tmp_path):
+    eng = engine(tmp_path, "  action: quarantine\n")
+    teach(eng)
+    assert eng.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.QUARANTINE
+
+
+def test_a_sender_without_enough_history_is_not_scored(tmp_path):
+    eng = engine(tmp_path)
+    verdict = eng.decide(message(["jon.smith@acme.com"]))
+    assert verdict.action is Action.ACCEPT
+    assert [r.id for r in verdict.reasons if r.kind == "recipient"] == ["RCPT_HISTORY_TOO_SHORT"]
+
+
+def test_an_engine_that_does_not_learn_changes_nothing(tmp_path):
+    teach(engine(tmp_path))
+    offline = engine(tmp_path, learn=False)
+    assert offline.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.REJECT
+    assert offline.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.REJECT
+    assert _contact_count(offline, "alice@example.com", "john.smith@acme.com") == 24
+
+
+def test_a_failing_store_never_changes_the_verdict_of_learning(tmp_path, monkeypatch):
+    eng = engine(tmp_path)
+    teach(eng)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_check(eng).history, "learn", broken)
+    verdict = eng.decide(message(["john.smith@acme.com"], "Contract 100", "John, the contract."))
+    assert verdict.action is Action.ACCEPT
+
+
+def test_the_hashed_store_holds_no_address_in_clear(tmp_path):
+    eng = engine(tmp_path)
+    teach(eng)
+    _check(eng).store.close()
+    data = (tmp_path / "history.sqlite").read_bytes()
+    wal = tmp_path / "history.sqlite-wal"
+    data += wal.read_bytes() if wal.exists() else b""
+    for clear in (b"john.smith", b"acme.com", b"alice@example.com", b"mary"):
+        assert clear not in data
+
+
+def test_hashed_mode_without_a_secret_is_refused(tmp_path):
+    path = config_file(tmp_path).read_text().replace(f"  secret: {SECRET}\n", "")
+    (tmp_path / "p.yaml").write_text(path)
+    with pytest.raises(ConfigError, match="site secret"):
+        Engine(load_config(tmp_path / "p.yaml"))
+
+
+def test_a_threshold_out_of_range_is_a_located_error(tmp_path):
+    (tmp_path / "p.yaml").write_text("recipient_history:\n  threshold: 1.5\n")
+    with pytest.raises(ConfigError, match=r"p.yaml:2: recipient_history.threshold: expected a number"):
+        load_config(tmp_path / "p.yaml")
+
+
+def test_scan_json_reports_every_recipient_with_its_score_and_reasons(tmp_path, capsys):
+    teach(engine(tmp_path))
+    eml = tmp_path / "out.eml"
+    eml.write_bytes(b"From: alice@example.com\r\nTo: john.smith@acme.com, jon.smith@acme.com\r\n"
+                    b"Subject: Contract 7\r\n\r\nJohn, the contract.\r\n")
+    assert main(["scan", "-c", str(config_file(tmp_path)), "--json", "--auth-user", "alice", str(eml)]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[0])
+    recipients = [r for r in out["reasons"] if r["kind"] == "recipient"]
+    assert [r["id"] for r in recipients] == ["RCPT_OK", "RCPT_MISDIRECTED"]
+    assert recipients[0]["detail"].startswith("john.smith@acme.com p=")
+    assert "near_contact" in recipients[1]["detail"]
+    assert out["action"] == "reject"
+
+
+def test_history_import_bootstraps_from_a_sent_mbox(tmp_path, capsys):
+    mbox = tmp_path / "sent.mbox"
+    parts = []
+    for i in range(12):
+        parts.append(f"From alice@example.com Tue Dec  1 10:00:00 2026\nFrom: alice@example.com\n"
+                     f"To: john.smith@acme.com\nSubject: s{i}\nDate: Tue, 1 Dec 2026 10:{i:02d}:00 +0000\n\n"
+                     f"John, item {i}.\n\n")
+    mbox.write_text("".join(parts))
+    config = config_file(tmp_path)
+    assert main(["history", "import", "-c", str(config), str(mbox)]) == 0
+    assert "learned 12 message(s) from 1 sender(s)" in capsys.readouterr().out
+    eng = Engine(load_config(config))
+    assert eng.decide(message(["jon.smith@acme.com"], "New")).action is Action.REJECT
+    assert eng.decide(message(["john.smith@acme.com"], "New", "John, item 13.")).action is Action.ACCEPT
+
+
+@pytest.mark.redis
+def test_two_milter_nodes_share_one_redis_history(tmp_path, redis_url):
+    """Node B stops a typo it never saw Alice's mail for, then lets her send it anyway."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    node_a = engine(tmp_path / "a", store="redis", redis_url=redis_url)
+    teach(node_a)
+    config = config_file(tmp_path / "a", store="redis", redis_url=redis_url).read_text()
+    (tmp_path / "b" / "postwarden.yaml").write_text(config)
+    node_b = Engine(load_config(tmp_path / "b" / "postwarden.yaml"), learn=True)
+    assert node_b.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.REJECT
+    assert node_b.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.ACCEPT
+    assert _contact_count(node_a, "alice@example.com", "jon.smith@acme.com") == 1

@@ -1,0 +1,153 @@
+"""One suite for every history store: the SQLite file and a real Redis behave the same."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+
+from postwarden.stores import StoreError, open_store
+from postwarden.stores.base import Entry, bumped
+
+DAY = 86400.0
+
+
+def test_a_bump_creates_then_counts_and_decays(store):
+    store.bump([("c:alice", "bob")], at=0.0, half_life=DAY)
+    store.bump([("c:alice", "bob")], at=DAY, half_life=DAY)
+    got = store.counters([("c:alice", "bob"), ("c:alice", "nobody")])
+    assert list(got) == [("c:alice", "bob")]
+    entry = got[("c:alice", "bob")]
+    assert entry.count == 2 and entry.last == DAY
+    assert entry.weight == pytest.approx(1.5)  # 1 halved after one half-life, plus 1
+    assert entry.weight_at(2 * DAY, DAY) == pytest.approx(0.75)
+
+
+def test_an_old_event_arriving_late_adds_its_decayed_weight_without_moving_the_clock(store):
+    store.bump([("c:a", "b")], at=10 * DAY, half_life=DAY)
+    store.bump([("c:a", "b")], at=9 * DAY, half_life=DAY)
+    entry = store.counters([("c:a", "b")])[("c:a", "b")]
+    assert entry.last == 10 * DAY and entry.weight == pytest.approx(1.5)
+
+
+def test_backends_do_the_reference_arithmetic(store):
+    expected = None
+    for at in (5.0, 100.0, 50.0, 1000.0):
+        store.bump([("b", "m")], at=at, half_life=300.0)
+        expected = bumped(expected, at, 300.0)
+    got = store.counters([("b", "m")])[("b", "m")]
+    assert (got.count, got.last) == (expected.count, expected.last)
+    assert math.isclose(got.weight, expected.weight, rel_tol=1e-9)
+
+
+def test_buckets_keep_members_apart(store):
+    store.bump([("c:alice", "x"), ("c:bob", "y"), ("c:alice", "z")], at=1.0, half_life=0)
+    assert set(store.members("c:alice")) == {"x", "z"}
+    assert set(store.members("c:bob")) == {"y"}
+
+
+def test_fields_hold_bytes_and_the_last_write_wins(store):
+    store.put([("v:a", "b", b"\x00\x01binary"), ("v:a", "c", b"one")], at=1.0)
+    store.put([("v:a", "c", b"two")], at=2.0)
+    assert store.get([("v:a", "b"), ("v:a", "c"), ("v:a", "missing")]) == {
+        ("v:a", "b"): b"\x00\x01binary", ("v:a", "c"): b"two"}
+
+
+def test_lookup_answers_counters_and_fields_together(store):
+    store.bump([("c:a", "b")], at=1.0, half_life=0)
+    store.put([("x:a", "k", b"v")], at=1.0)
+    counters, fields = store.lookup([("c:a", "b"), ("c:a", "q")], [("x:a", "k"), ("x:b", "k")])
+    assert counters == {("c:a", "b"): Entry(1.0, 1, 1.0)}
+    assert fields == {("x:a", "k"): b"v"}
+
+
+def test_many_keys_in_one_lookup(store):
+    keys = [("c:big", f"m{i}") for i in range(1000)]
+    store.bump(keys, at=1.0, half_life=0)
+    assert len(store.counters([*keys, ("c:big", "absent")])) == 1000
+
+
+def test_purge_forgets_what_was_not_used_since(store):
+    store.bump([("c:a", "old")], at=1.0, half_life=0)
+    store.bump([("c:a", "new")], at=100.0, half_life=0)
+    store.put([("x:a", "old", b"1")], at=1.0)
+    store.put([("x:a", "new", b"2")], at=100.0)
+    assert store.purge(before=50.0) == 2
+    assert set(store.members("c:a")) == {"new"}
+    assert store.get([("x:a", "old"), ("x:a", "new")]) == {("x:a", "new"): b"2"}
+
+
+def test_concurrent_bumps_from_many_threads_lose_nothing(store):
+    def work() -> None:
+        for _ in range(50):
+            store.bump([("c:shared", "rcpt"), ("m", "sender")], at=1.0, half_life=0)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = store.counters([("c:shared", "rcpt"), ("m", "sender")])
+    assert got[("c:shared", "rcpt")].count == 400
+    assert got[("m", "sender")].weight == pytest.approx(400.0)
+
+
+def test_sqlite_survives_reopening_and_uses_wal(tmp_path):
+    path = str(tmp_path / "h.sqlite")
+    first = open_store("sqlite", path=path)
+    first.bump([("c:a", "b")], at=1.0, half_life=0)
+    first.close()
+    second = open_store("sqlite", path=path)
+    assert second.counters([("c:a", "b")])[("c:a", "b")].count == 1
+    with second._use() as conn:  # type: ignore[attr-defined]
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    second.close()
+    assert mode == "wal"
+
+
+def test_sqlite_in_a_missing_directory_is_refused(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store("sqlite", path=str(tmp_path / "no" / "such" / "h.sqlite"))
+
+
+def test_unreachable_redis_is_refused():
+    with pytest.raises(StoreError, match="cannot reach Redis"):
+        open_store("redis", url="redis://127.0.0.1:1/0")
+
+
+def test_unknown_store_kind_is_refused():
+    with pytest.raises(StoreError, match="unknown store kind"):
+        open_store("mongo")
+
+
+@pytest.mark.redis
+def test_redis_buckets_expire_after_the_horizon(redis_url):
+    s = open_store("redis", url=redis_url, prefix="ttltest:", ttl=100.0)
+    s.bump([("c:a", "b")], at=1.0, half_life=0)
+    ttl = s.client.ttl("ttltest:c:c:a")  # type: ignore[attr-defined]
+    s.close()
+    assert 0 < ttl <= 100
+
+
+def test_sqlite_does_not_keep_a_connection_per_thread(tmp_path):
+    """libmilter runs each SMTP connection in a new thread: connections must not pile up."""
+    s = open_store("sqlite", path=str(tmp_path / "h.sqlite"))
+    for _ in range(20):
+        t = threading.Thread(target=lambda: s.bump([("c:a", "b")], at=1.0, half_life=0))
+        t.start()
+        t.join()
+    assert s.connections() <= 2  # type: ignore[attr-defined]
+    assert s.counters([("c:a", "b")])[("c:a", "b")].count == 20
+    s.close()
+
+
+def test_a_failed_sqlite_batch_writes_nothing(tmp_path):
+    """A message is learned in one transaction: a crash half-way leaves no half-learned message."""
+    s = open_store("sqlite", path=str(tmp_path / "h.sqlite"))
+    with pytest.raises(RuntimeError), s.batch():
+        s.bump([("c:a", "b")], at=1.0, half_life=0)
+        s.put([("x:a", "k", b"v")], at=1.0)
+        raise RuntimeError("crash in the middle of learning a message")
+    assert s.counters([("c:a", "b")]) == {} and s.get([("x:a", "k")]) == {}
+    s.close()
