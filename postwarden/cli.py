@@ -127,8 +127,11 @@ def _cmd_control(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate with the daemon's own loader: the file, and the rules and models it names."""
+    from postwarden.engine import Engine
+
     try:
-        load_config(args.config)
+        Engine(load_config(args.config))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM

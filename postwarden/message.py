@@ -28,7 +28,8 @@ MAX_TEXT_CHARS = 500_000
 MAX_HEADER_CHARS = 16_384
 MAX_URLS = 500
 
-_URL_IN_TEXT = re.compile(r"""(?i)\b(?:https?://|www\.)[^\s<>"'()\[\]{}]{2,2000}""")
+_URL_IN_TEXT = re.compile(
+    r"""(?i)\b(?:https?://(?:\[[0-9a-f:.]{2,45}\])?|www\.)[^\s<>"'()\[\]{}]{1,2000}""")
 
 
 @dataclass(frozen=True)

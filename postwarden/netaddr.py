@@ -6,6 +6,18 @@ import ipaddress
 from collections.abc import Iterable
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_ip(text: str) -> IPAddress | None:
+    """An address as SMTP and headers write it (``[192.0.2.1]``), IPv4-mapped IPv6 as IPv4."""
+    try:
+        ip = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    return ip
 
 
 def parse_network(text: str) -> IPNetwork:
@@ -29,12 +41,7 @@ class NetworkSet:
         self.networks = [n if not isinstance(n, str) else parse_network(n) for n in networks]
 
     def __contains__(self, address: str | None) -> bool:
-        if not address:
+        ip = parse_ip(address) if address else None
+        if ip is None:
             return False
-        try:
-            ip = ipaddress.ip_address(address.strip("[]"))
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
         return any(ip.version == n.version and ip in n for n in self.networks)

@@ -43,7 +43,9 @@ def address(rng: random.Random, i: int) -> str:
 
 
 def fill(history: RecipientHistory, senders: int, contacts: int, pool_size: int,
-         seed: int) -> list[list[str]]:
+         seed: int, dry: bool = False) -> list[list[str]]:
+    """Learn the synthetic mail; ``dry`` only replays the random choices (to score a store
+    filled by an earlier run with the same arguments)."""
     rng = random.Random(seed)
     pool = [address(rng, i) for i in range(pool_size)]
     books = []
@@ -54,18 +56,21 @@ def fill(history: RecipientHistory, senders: int, contacts: int, pool_size: int,
         book = rng.sample(pool, contacts)
         books.append(book)
         with history.store.batch():
-            _learn_book(history, rng, sender, book, now)
-        if s % 200 == 199:
+            _learn_book(history, rng, sender, book, now, dry)
+        if s % 200 == 199 and not dry:
             print(f"  {s + 1} senders, {(s + 1) * contacts} pairs, {time.perf_counter() - started:.0f}s",
                   file=sys.stderr)
     return books
 
 
 def _learn_book(history: RecipientHistory, rng: random.Random, sender: str, book: list[str],
-                now: float) -> None:
+                now: float, dry: bool) -> None:
     for k in range(0, len(book), 10):
         rcpts = [Recipient(a) for a in book[k:k + 10]]
-        vec = text_vector(" ".join(rng.sample(WORDS, 3)), " ".join(rng.choices(WORDS, k=40)))
+        subject, text = " ".join(rng.sample(WORDS, 3)), " ".join(rng.choices(WORDS, k=40))
+        if dry:
+            continue
+        vec = text_vector(subject, text)
         ev = MessageEvidence(sender, now, 0.0, [RecipientEvidence(r, history.tok("a", r.address))
                                                 for r in rcpts], vec, frozenset(), history.half_life)
         history.learn(ev, now)
@@ -106,23 +111,25 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, default=500, help="contacts per sender")
     parser.add_argument("--queries", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true",
+                        help="score a store an earlier run with the same arguments filled")
     args = parser.parse_args()
     senders = args.pairs // args.contacts
-    if args.store == "sqlite":
+    if args.store == "sqlite" and not args.reuse:
         import os
 
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(args.path + suffix):
                 os.remove(args.path + suffix)
     store = open_store(args.store, path=args.path, url=args.redis_url, prefix="bench:")
-    if args.store == "redis":
+    if args.store == "redis" and not args.reuse:
         store.client.flushdb()  # type: ignore[attr-defined]
     history = RecipientHistory(store, "bench-site-secret-0123456789", 180.0, 730.0, ["example.com"])
     started = time.perf_counter()
-    books = fill(history, senders, args.contacts, args.pairs // 5, args.seed)
+    books = fill(history, senders, args.contacts, args.pairs // 5, args.seed, dry=args.reuse)
     fill_s = time.perf_counter() - started
     print(f"{args.store}: {senders} senders x {args.contacts} contacts = {senders * args.contacts} pairs, "
-          f"filled in {fill_s:.0f}s")
+          f"{'reused' if args.reuse else f'filled in {fill_s:.0f}s'}")
     for mixed in (False, True):
         times = bench(history, books, args.queries, mixed, args.seed + 1)
         q = statistics.quantiles(times, n=100)

@@ -61,7 +61,7 @@ def views(examples, scores_of):
     phish = [e for e in examples if e.label == "phish"]
     for name, head, neg, pos in (("sa_spam_vs_sa_ham", "spam", sa_ham, spam),
                                  ("phish_vs_sa_ham", "phish", sa_ham, phish),
-                                 ("spam_head_all_ham", "spam", sa_ham + enron, spam + phish),
+                                 ("spam_vs_all_ham", "spam", sa_ham + enron, spam),
                                  ("phish_vs_all_ham", "phish", sa_ham + enron, phish)):
         n, p, threshold = scores_of(head, neg), scores_of(head, pos), None
         out[name] = head_metrics(n, p, threshold)

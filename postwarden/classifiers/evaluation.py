@@ -104,7 +104,9 @@ def format_metrics(name: str, m: dict[str, Any]) -> str:
 
 
 def write_json(path: str | Path, report: dict[str, Any]) -> None:
-    Path(path).write_text(json.dumps(report, indent=2, sort_keys=True, default=float) + "\n")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, sort_keys=True, default=float) + "\n")
 
 
 def write_plots(directory: str | Path, curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> list[Path]:

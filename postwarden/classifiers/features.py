@@ -34,6 +34,7 @@ import math
 import re
 import zlib
 from dataclasses import asdict, dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -94,15 +95,19 @@ class FeatureVector:
 
 
 def _hashes(features: list[str]) -> list[int]:
-    """CRC-32 of each feature, through a bounded cache (most words recur from message to message)."""
+    """CRC-32 of each feature, through a bounded cache (most words recur from message to message).
+
+    A full cache stops taking new entries rather than being cleared: the features met first
+    are the common ones, and clearing would stall one message while the cache refills.
+    """
     values = list(map(_HASH_CACHE.get, features))
     if None in values:
-        if len(_HASH_CACHE) >= _HASH_CACHE_MAX:
-            _HASH_CACHE.clear()
-        for i, value in enumerate(values):
-            if value is None:
-                feature = features[i]
-                values[i] = _HASH_CACHE[feature] = zlib.crc32(feature.encode("utf-8", "surrogatepass"))
+        missing = [f for f, v in zip(features, values, strict=True) if v is None]
+        encoded = map(str.encode, missing, repeat("utf-8"), repeat("surrogatepass"))
+        hashed = dict(zip(missing, map(zlib.crc32, encoded), strict=True))
+        if len(_HASH_CACHE) < _HASH_CACHE_MAX:
+            _HASH_CACHE.update(hashed)
+        values = [hashed[f] if v is None else v for f, v in zip(features, values, strict=True)]
     return values  # type: ignore[return-value]
 
 
@@ -124,18 +129,20 @@ def _grams_of(word: str, n: int) -> tuple[str, ...]:
 
 
 _GRAM_CACHE: dict[tuple[str, int], tuple[str, ...]] = {}
+_GRAM_CACHE_MAX = 100_000
 
 
 def _char_grams(words: set[str], n: int) -> set[str]:
     grams: set[str] = set()
     cache = _GRAM_CACHE
-    if len(cache) >= _HASH_CACHE_MAX:
-        cache.clear()
+    room = len(cache) < _GRAM_CACHE_MAX
     for word in words:
         key = (word, n)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = _grams_of(word, n)
+            found = _grams_of(word, n)
+            if room:
+                cache[key] = found
         grams.update(found)
     return grams
 

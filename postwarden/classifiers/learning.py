@@ -10,8 +10,8 @@ The update starts from the running version's weights and minimises, over all lea
 feedback, ``sum(logloss) + (1/2C) * ||w - w_running||^2`` (L-BFGS, only the weights of
 features that occur in the feedback move; the intercept and the calibration stay), so a
 handful of messages corrects the mistakes they show without forgetting the corpus the model
-came from. Labels: ``spam`` is positive for the spam head; ``phish`` for both heads; ``ham``
-is negative for both.
+came from. Labels: ``spam`` is positive for the spam head, ``phish`` for the phishing head, and
+``ham`` is negative for both.
 
 Measure: the error rates of each head at its threshold on the held-out feedback (and on any
 ``--check-ham`` / ``--check-spam`` mail given), for each class on its own: false positives on

@@ -28,7 +28,6 @@ from postwarden.message import ParsedMessage
 
 FORMAT_VERSION = 1
 KIND = "postwarden-text-model"
-HEADS = ("spam", "phish")
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
 
 
@@ -71,10 +70,6 @@ class TextModel:
     featuriser: Featuriser
     heads: dict[str, Head]
     info: dict[str, Any] = field(default_factory=dict)  # summary, metrics, created, parent
-
-    def raw_scores(self, vector: FeatureVector) -> dict[str, float]:
-        return {name: float(np.dot(head.weights[vector.indices], vector.values) + head.intercept)
-                for name, head in self.heads.items()}
 
     def score_vector(self, vector: FeatureVector, top: int = 0) -> dict[str, HeadScore]:
         out: dict[str, HeadScore] = {}

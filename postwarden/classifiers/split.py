@@ -43,11 +43,14 @@ def bucket(raw: bytes) -> int:
     return int(digest[:8], 16) % 100
 
 
-def split_of(raw: bytes) -> str:
-    b = bucket(raw)
+def split_of_bucket(b: int) -> str:
     if b < 70:
         return TRAIN
     return VALIDATION if b < 85 else TEST
+
+
+def split_of(raw: bytes) -> str:
+    return split_of_bucket(bucket(raw))
 
 
 def fold_of(raw: bytes, folds: int = 5) -> int:

@@ -9,18 +9,33 @@ that pushed hardest (``w:viagra+1.21``), so an operator can see why.
 
 The probabilities are also left in ``ctx.notes["text_model"]`` for logging and for checks that
 run later.
+
+A message with no link and fewer than ``MIN_WORDS`` distinct words in its subject and text
+(binary garbage, an empty body) is not scored: a text model has nothing to judge there, and
+stray punctuation is not evidence. The rules see such mail (missing headers, malformed MIME).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from postwarden.classifiers.model_file import HeadScore, ModelError, TextModel
 from postwarden.classifiers.model_store import ModelStore
 from postwarden.config import ConfigError, ModelSettings
 from postwarden.context import INBOUND, Hit, ScanContext
+from postwarden.message import ParsedMessage
 
 HIT_IDS = {"spam": "MODEL_SPAM", "phish": "MODEL_PHISH"}
+MIN_WORDS = 3
+_WORDISH = re.compile(r"[^\W\d_]{2,}")
+
+
+def enough_text(message: ParsedMessage) -> bool:
+    if message.urls:
+        return True
+    words = set(_WORDISH.findall(f"{message.subject[:500]} {message.text[:5000]}".lower()))
+    return len(words) >= MIN_WORDS
 
 
 def head_score(p: float, threshold: float, low: float, high: float) -> float:
@@ -51,6 +66,9 @@ class TextModelCheck:
 
     def evaluate(self, ctx: ScanContext) -> Iterable[Hit]:
         if ctx.direction != INBOUND and not self.settings.outbound:
+            return []
+        if not enough_text(ctx.message):
+            ctx.notes["text_model"] = {"version": self.model.version, "skipped": "too little text"}
             return []
         scores = self.model.score(ctx.message, top=self.settings.top_features)
         ctx.notes["text_model"] = {"version": self.model.version,

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-SPLIT_BUCKETS = {"train": range(0, 70), "validation": range(70, 85), "test": range(85, 100),
-                 "all": range(0, 100)}
+SPLITS = ("train", "validation", "test", "all")
 
 
 def _sources(parser: argparse.ArgumentParser, required_ham: bool = True) -> None:
@@ -45,7 +44,7 @@ def add_parsers(sub: Any, config_arg: Any) -> None:
     ev = sub.add_parser("eval", help="measure a model on labelled mail (ROC AUC, recall at FPR, ...)")
     ev.add_argument("model", metavar="MODEL")
     _sources(ev)
-    ev.add_argument("--split", choices=sorted(SPLIT_BUCKETS), default="test",
+    ev.add_argument("--split", choices=SPLITS, default="test",
                     help="which split of the data to measure on (default: test)")
     ev.add_argument("--json", metavar="FILE", help="write the report as JSON")
     ev.add_argument("--plots", metavar="DIR", help="write ROC and score-histogram PNGs here")
@@ -79,6 +78,7 @@ def _say(text: str) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from postwarden.classifiers.features import FeaturiserSettings
+    from postwarden.classifiers.split import TEST, split_of_bucket
     from postwarden.classifiers.training import read_examples, train_model
     from postwarden.sources import SourceError
 
@@ -88,7 +88,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = FeaturiserSettings(n_bits=args.bits)
     started = time.monotonic()
     try:
-        examples = read_examples(_labelled(args), settings, keep=lambda b: b < 85, jobs=args.jobs,
+        # the test split is never read: training cannot see it, even by accident
+        examples = read_examples(_labelled(args), settings, keep=lambda b: split_of_bucket(b) != TEST,
+                                 jobs=args.jobs,
                                  progress=_say)
     except SourceError as exc:
         _say(str(exc))
@@ -144,10 +146,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except ModelError as exc:
         _say(str(exc))
         return EXIT_PROBLEM
-    buckets = set(SPLIT_BUCKETS[args.split])
+    from postwarden.classifiers.split import split_of_bucket
+
+    def keep(b: int) -> bool:
+        return args.split == "all" or split_of_bucket(b) == args.split
+
     try:
-        examples = read_examples(_labelled(args), model.featuriser.settings, keep=buckets.__contains__,
-                                 jobs=args.jobs)
+        examples = read_examples(_labelled(args), model.featuriser.settings, keep=keep, jobs=args.jobs)
     except SourceError as exc:
         _say(str(exc))
         return EXIT_PROBLEM
@@ -160,13 +165,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(format_metrics(f"{name} ({args.split} split, model {model.version})", metrics))
         for group, fpr in metrics["ham_fpr_by_source"].items():
             print(f"  ham FPR at threshold, {group}: {fpr * 100:.3f}%")
-    if args.json:
-        from postwarden.classifiers.evaluation import write_json
-
-        write_json(args.json, report)
-    if args.plots:
-        for path in write_plots(args.plots, curves):
-            _say(f"wrote {path}")
+    try:
+        if args.json:
+            write_json(args.json, report)
+        if args.plots:
+            for path in write_plots(args.plots, curves):
+                _say(f"wrote {path}")
+    except OSError as exc:
+        _say(f"cannot write the report: {exc}")
+        return EXIT_PROBLEM
     return EXIT_OK
 
 
@@ -219,7 +226,14 @@ def cmd_learn(args: argparse.Namespace) -> int:
         return EXIT_PROBLEM
     _say(f"wrote {path}; version {model.version} is current (previous: {running.version}); "
          "run `postwarden reload` so the daemon uses it")
+    _warn_pinned(settings.version)
     return EXIT_OK
+
+
+def _warn_pinned(version: str) -> None:
+    if version != "current":
+        _say(f"note: the configuration pins models.version: {version}, so the daemon keeps using "
+             "that until the setting is `current`")
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -235,12 +249,13 @@ def cmd_model(args: argparse.Namespace) -> int:
                 mark = "*" if info.current else " "
                 exists = "" if info.path.exists() else "  (missing)"
                 print(f"{mark} {info.version:<24} {info.path}{exists}")
-            if settings.version not in ("current",):
-                print(f"note: the configuration pins models.version: {settings.version}")
+            if settings.version != "current":
+                _warn_pinned(settings.version)
             return EXIT_OK
         model = store.use(args.version)
     except (ConfigError, ModelError, OSError) as exc:
         _say(str(exc))
         return EXIT_PROBLEM
     _say(f"version {model.version} is current; run `postwarden reload` so the daemon uses it")
+    _warn_pinned(settings.version)
     return EXIT_OK

@@ -7,8 +7,8 @@ and within a class each source (one ``--ham``/``--spam``/``--phish`` path) carri
 total weight whatever its size, so 27,000 Enron messages do not drown 175 hard-ham ones and no
 single corpus decides what ham is (``SOURCE_POWER`` makes bigger sources count more).
 
-Heads: ``spam`` learns spam and phishing (both are unwanted) against ham; ``phish`` learns
-phishing against ham. Each is scikit-learn's LogisticRegression (L2, lbfgs) on the hashed
+Heads: ``spam`` learns spam against ham; ``phish`` learns phishing against ham (each head
+only sees its own two classes). Each is scikit-learn's LogisticRegression (L2, lbfgs) on the hashed
 features; weights are then stored as float16 and the largest ``max_weights`` kept, and only
 *that* stored model is calibrated (Platt scaling on the validation split) and given its
 threshold (the lowest probability at which validation ham is flagged at most at the target
@@ -31,12 +31,14 @@ import scipy.sparse as sp
 from postwarden.classifiers.evaluation import head_metrics, threshold_at_fpr
 from postwarden.classifiers.features import Featuriser, FeaturiserSettings
 from postwarden.classifiers.model_file import Head, TextModel
-from postwarden.classifiers.split import TEST, TRAIN, VALIDATION, bucket
+from postwarden.classifiers.split import TRAIN, VALIDATION, bucket, split_of_bucket
 from postwarden.message import parse_message
 from postwarden.sources import read_messages
 
 LABELS = ("ham", "spam", "phish")
-HEAD_POSITIVES = {"spam": ("spam", "phish"), "phish": ("phish",)}
+# The spam head does not learn phishing as spam: with it, 5-fold CV recall at 0.1 percent FPR on
+# the SpamAssassin corpus was 90.0 percent, without it 92.9; phishing has its own head.
+HEAD_POSITIVES = {"spam": ("spam",), "phish": ("phish",)}
 HEAD_TARGET_FPR = {"spam": 0.001, "phish": 0.005}
 
 
@@ -51,7 +53,7 @@ class Example:
 
     @property
     def split(self) -> str:
-        return TRAIN if self.bucket < 70 else VALIDATION if self.bucket < 85 else TEST
+        return split_of_bucket(self.bucket)
 
 
 _WORKER_FEATURISER: Featuriser | None = None

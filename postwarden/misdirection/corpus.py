@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -83,9 +83,3 @@ def by_mailbox(messages: Iterable[StoredMessage]) -> dict[str, list[SentMessage]
         out[box] = sorted(kept, key=lambda m: m.at)
     return out
 
-
-def iter_sent(messages: Iterable[StoredMessage]) -> Iterator[SentMessage]:
-    for stored in messages:
-        sent = sent_message(stored)
-        if sent is not None:
-            yield sent

@@ -67,7 +67,12 @@ def _name_parts(address: str) -> tuple[str, str]:
     return parts[0], parts[-1] if len(parts) >= 2 else ""
 
 
-def recipient_features(evidence: MessageEvidence, index: int) -> np.ndarray:
+def recipient_features(evidence: MessageEvidence, index: int,
+                       cosines: list[float | None] | None = None) -> np.ndarray:
+    """The features of one recipient; ``cosines`` (message vs each recipient's centroid, None
+    without one) saves recomputing them per recipient."""
+    if cosines is None:
+        cosines = _cosines(evidence)
     ev: RecipientEvidence = evidence.recipients[index]
     now, h = evidence.now, evidence.half_life
     others = [o for k, o in enumerate(evidence.recipients) if k != index]
@@ -101,9 +106,9 @@ def recipient_features(evidence: MessageEvidence, index: int) -> np.ndarray:
                 x[INDEX["known_but_untied"]] = 1.0
         other_w = [o.contact.weight_at(now, h) if o.contact else 0.0 for o in others]
         x[INDEX["weight_gap"]] = max(0.0, _lw(max(other_w)) - _lw(weight))
-    own = textvec.cosine(evidence.vector, ev.vector) if ev.vector is not None else 0.0
+    own = cosines[index] or 0.0
     x[INDEX["content"]] = own
-    other_c = [textvec.cosine(evidence.vector, o.vector) for o in others if o.vector is not None]
+    other_c = [c for k, c in enumerate(cosines) if k != index and c is not None]
     if other_c:
         x[INDEX["content_gap"]] = max(0.0, max(other_c) - own)
     x[INDEX["unknown_x_history"]] = 0.0 if known else hist
@@ -176,4 +181,10 @@ def _name_typo(address: str, words: frozenset[str]) -> float:
 def message_features(evidence: MessageEvidence) -> np.ndarray:
     if not evidence.recipients:
         return np.zeros((0, len(NAMES)))
-    return np.vstack([recipient_features(evidence, i) for i in range(len(evidence.recipients))])
+    cosines = _cosines(evidence)
+    return np.vstack([recipient_features(evidence, i, cosines) for i in range(len(evidence.recipients))])
+
+
+def _cosines(evidence: MessageEvidence) -> list[float | None]:
+    return [textvec.cosine(evidence.vector, ev.vector) if ev.vector is not None else None
+            for ev in evidence.recipients]

@@ -33,6 +33,7 @@ from postwarden.misdirection import addresses as addr
 from postwarden.misdirection import textvec
 from postwarden.stores.base import Entry, HistoryStore, Key, bumped
 
+TOKEN_CACHE = 200_000  # hashed tokens kept in memory (a dict: thread-safe for get and set)
 MAX_PAIR_RECIPIENTS = 20  # pairs grow quadratically; larger messages learn and score no ties
 _REF = struct.Struct("<dd")
 DAY = 86400.0
@@ -119,10 +120,19 @@ class Tokens:
         self.hashed = bool(secret)
         self._key = hashlib.blake2b(secret.encode(), digest_size=32).digest() if secret else b""
 
+        self._cache: dict[tuple[str, str], str] = {}
+
     def __call__(self, kind: str, text: str) -> str:
         if not self.hashed:
             return f"{kind}{text}" if kind not in ("a", "d") else text
-        return hashlib.blake2b(f"{kind}\0{text}".encode(), key=self._key, digest_size=12).hexdigest()
+        key = (kind, text)
+        token = self._cache.get(key)
+        if token is None:
+            token = hashlib.blake2b(f"{kind}\0{text}".encode(), key=self._key, digest_size=12).hexdigest()
+            if len(self._cache) >= TOKEN_CACHE:  # addresses recur: keep the hot ones, bound the rest
+                self._cache.clear()
+            self._cache[key] = token
+        return token
 
 
 _REPLY = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|tr|rv)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
@@ -204,7 +214,8 @@ class RecipientHistory:
             names.append((first, pre))
             fkeys += [(xs, k) for k in (first, pre) if k]
         pairs = _pairs(toks)
-        ckeys += [("p:" + s, self._pair(toks[i], toks[j])) for i, j in pairs]
+        pair_keys = [("p:" + s, self._pair(toks[i], toks[j])) for i, j in pairs]
+        ckeys += pair_keys
         subject_key = thread_subject(subject)
         thread = tok("t", subject_key) if subject_key else ""
         if thread:
@@ -238,8 +249,8 @@ class RecipientHistory:
             raw = fields.get(("ov", t))
             ev.org_vector = textvec.unpack(raw) if raw else None
             evidence.recipients.append(ev)
-        for i, j in pairs:
-            entry = self._alive(counters.get(("p:" + s, self._pair(toks[i], toks[j]))), now)
+        for (i, j), key in zip(pairs, pair_keys, strict=True):
+            entry = self._alive(counters.get(key), now)
             w = entry.weight_at(now, self.half_life) if entry else 0.0
             evidence.recipients[i].ties.append(w)
             evidence.recipients[j].ties.append(w)

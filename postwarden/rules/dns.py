@@ -12,7 +12,6 @@ minimum), shared by all milter threads. Failures are not cached.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
+from postwarden.netaddr import parse_ip
 from postwarden.rules.facts import Budget
 
 DEFAULT_NEGATIVE_TTL = 60
@@ -41,13 +41,8 @@ class Lookup:
 
 def reverse_ip(address: str) -> str | None:
     """``192.0.2.1`` -> ``1.2.0.192``; IPv6 as nibbles, the way DNSBLs are asked."""
-    try:
-        ip = ipaddress.ip_address(address.strip("[]"))
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.reverse_pointer.rsplit(".", 2)[0]
+    ip = parse_ip(address)
+    return ip.reverse_pointer.rsplit(".", 2)[0] if ip is not None else None
 
 
 def _negative_ttl(exc: Exception) -> int:

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from postwarden.netaddr import parse_ip as parse_netaddr_ip
 from postwarden.rules.domains import in_domains, is_domain
 from postwarden.schema import Problem
 
@@ -57,13 +58,8 @@ class NetworkIndex:
 @functools.lru_cache(maxsize=4096)
 def parse_ip(address: str) -> tuple[int, int, int] | None:
     """(version, integer, bits) of an address, IPv4-mapped IPv6 as IPv4; cached per address."""
-    try:
-        ip = ipaddress.ip_address(address.strip("[]"))
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.version, int(ip), ip.max_prefixlen
+    ip = parse_netaddr_ip(address)
+    return (ip.version, int(ip), ip.max_prefixlen) if ip is not None else None
 
 
 @dataclass

@@ -48,6 +48,7 @@ PUT = ("INSERT INTO fields (bucket, field, value, at) VALUES (?, ?, ?, ?) "
        "ON CONFLICT (bucket, field) DO UPDATE SET value = excluded.value, at = excluded.at")
 CACHE_KIB = 256 * 1024  # page cache per connection (SQLite allocates it only as pages are read)
 CHUNK = 400  # keys per SELECT: well under SQLite's 32766 host parameters
+UNION = 40  # SELECTs per statement (SQLite allows 500 terms in a compound SELECT)
 
 
 class SqliteStore(HistoryStore):
@@ -129,19 +130,28 @@ class SqliteStore(HistoryStore):
                           for bucket, field, value in items])
 
     def _select(self, table: str, column: str, cols: str, keys: Sequence[Key]) -> list[tuple]:
-        """One ``bucket = ? AND member IN (...)`` per bucket: each is a range scan of the key."""
+        """All keys in one statement: a UNION ALL of ``bucket = ? AND member IN (...)``, each
+        a range scan of the primary key (one statement saves a round of Python overhead per
+        bucket)."""
         groups: dict[str, list[str]] = {}
         for bucket, member in keys:
             groups.setdefault(bucket, []).append(member)
+        parts: list[str] = []
+        params: list[str] = []
+        for bucket, members in groups.items():
+            unique = list(dict.fromkeys(members))
+            for start in range(0, len(unique), CHUNK):
+                chunk = unique[start:start + CHUNK]
+                parts.append(f"SELECT bucket, {column}, {cols} FROM {table} WHERE bucket = ? "
+                             f"AND {column} IN ({','.join('?' * len(chunk))})")
+                params += [bucket, *chunk]
         rows: list[tuple] = []
         with self._use() as conn:
-            for bucket, members in groups.items():
-                unique = list(dict.fromkeys(members))
-                for start in range(0, len(unique), CHUNK):
-                    part = unique[start:start + CHUNK]
-                    sql = (f"SELECT ?, {column}, {cols} FROM {table} WHERE bucket = ? "
-                           f"AND {column} IN ({','.join('?' * len(part))})")
-                    rows.extend(conn.execute(sql, [bucket, bucket, *part]).fetchall())
+            for start in range(0, len(parts), UNION):
+                sql = " UNION ALL ".join(parts[start:start + UNION])
+                count = sum(p.count("?") for p in parts[start:start + UNION])
+                rows.extend(conn.execute(sql, params[:count]).fetchall())
+                params = params[count:]
         return rows
 
     def counters(self, keys: Sequence[Key]) -> dict[Key, Entry]:

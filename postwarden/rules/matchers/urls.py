@@ -14,16 +14,16 @@
 
 from __future__ import annotations
 
-import re
-
 from postwarden.rules.domains import is_ip_literal, is_punycode, registered_domain
 from postwarden.rules.facts import Facts
+from postwarden.rules.regex import compile_regex
 from postwarden.rules.registry import flag_matcher, value_matcher
 
 FAMILY = "urls"
 # Anchor text that is itself a link or a bare domain (and nothing else).
-_SHOWN_URL = re.compile(r"(?i)^\s*(?:https?://)?(?:[^\s/@:]+@)?((?:[a-z0-9-]+\.)+[a-z]{2,63})\.?"
-                        r"(?::\d+)?(?:[/?#]\S*)?\s*$")
+_SHOWN_URL = compile_regex(r"^\s*(?:https?://)?(?:[^\s/@:]+@)?((?:[a-z0-9-]+\.)+[a-z]{2,63})\.?"
+                           r"(?::\d+)?(?:[/?#]\S*)?\s*$")[0]  # RE2: linear on any anchor text
+_EXPLICIT = compile_regex(r"^\s*(?:https?://|www\.)")[0]
 
 
 @value_matcher("url", FAMILY, "text", "Every link (http/https) as written.")
@@ -66,12 +66,11 @@ _FILE_SUFFIXES = frozenset((
 
 def shown_domain(anchor: str) -> str | None:
     """The domain an anchor text displays, when the text is a link or a domain itself."""
-    match = _SHOWN_URL.match(anchor)
+    match = _SHOWN_URL.search(anchor)
     if not match:
         return None
     domain = match.group(1).lower()
-    explicit = re.match(r"(?i)\s*(?:https?://|www\.)", anchor)
-    if not explicit and domain.rpartition(".")[2] in _FILE_SUFFIXES:
+    if not _EXPLICIT.search(anchor) and domain.rpartition(".")[2] in _FILE_SUFFIXES:
         return None
     return domain
 

@@ -111,3 +111,8 @@ def test_invalid_quoted_printable_keeps_the_text() -> None:
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     parse_message(malformed.HEAD + b"Content-Type: multipart/mixed; boundary=x\r\n\r\n" + data)
     parse_message(data)
+
+
+def test_ip_literal_links_in_plain_text() -> None:
+    msg = parse_message(malformed.HEAD + b"\r\nsee http://[2001:db8::1]/login or http://198.51.100.7/x\r\n")
+    assert [(u.host, u.path) for u in msg.urls] == [("2001:db8::1", "/login"), ("198.51.100.7", "/x")]

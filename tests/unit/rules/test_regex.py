@@ -41,3 +41,17 @@ def test_case_is_ignored_unless_asked() -> None:
     folded, _ = compile_regex("invoice")
     exact, _ = compile_regex("invoice", case_sensitive=True)
     assert folded.search("INVOICE") and not exact.search("INVOICE")
+
+
+def test_the_pack_stays_linear_on_hostile_display_names_and_link_texts() -> None:
+    # With backtracking regexes, "aaaa...@bbbb..." in a display name took seconds (quadratic).
+    from postwarden.config import Config
+    from postwarden.rules.check import build_rules_check
+
+    pack = build_rules_check(Config())
+    hostile = "a" * 8000 + "@" + "b" * 8000
+    raw = make({"From": f'"{hostile}" <x@evil.example>', "Subject": hostile},
+               text=None, html=f'<a href="http://evil.example/">{"a." * 8000}!{hostile}</a>')
+    started = time.perf_counter()
+    hit_ids(pack, raw)
+    assert time.perf_counter() - started < 1.0
