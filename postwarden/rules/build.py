@@ -151,6 +151,12 @@ class Builder:
             return None
         return value  # type: ignore[return-value]
 
+    def mode(self, opts: dict[str, yaml.Node], key: str) -> str | None:
+        """Pop the optional ``mode`` (any or all of the values must pass); default any."""
+        if "mode" not in opts:
+            return "any"
+        return self.choice(opts.pop("mode"), f"{key}.mode", ("any", "all"))
+
     def regex(self, node: yaml.Node, key: str, case_sensitive: bool) -> BankedRegex | None:
         """A compiled regex, searched with the rule set's others in one pass (RegexBank)."""
         pattern = self.string(node, key)

@@ -119,12 +119,9 @@ def value_matcher(name: str, family: str, kind: str, doc: str, multi: bool = Tru
             opts = b.options(node, key, name, options)
             if opts is None:
                 return None
-            mode = "any"
-            if "mode" in opts:
-                chosen = b.choice(opts.pop("mode"), f"{key}.mode", ("any", "all"))
-                if chosen is None:
-                    return None
-                mode = chosen
+            mode = b.mode(opts, key)
+            if mode is None:
+                return None
             test = b.value_test(kind, opts, key, name, node)
             return None if test is None else values_predicate(name, shared, test, mode)
 

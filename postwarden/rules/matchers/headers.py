@@ -75,12 +75,9 @@ def _build_header(b: Builder, node: yaml.Node, key: str) -> Predicate | None:
             present = bool(facts.header(name))
             return (f"{label} present" if present else f"{label} missing") if present == wanted else None
         return exists
-    mode = "any"
-    if "mode" in opts:
-        chosen = b.choice(opts.pop("mode"), f"{key}.mode", ("any", "all"))
-        if chosen is None:
-            return None
-        mode = chosen
+    mode = b.mode(opts, key)
+    if mode is None:
+        return None
     test = b.value_test("text", opts, key, "header", node)
     if test is None:
         return None
