@@ -37,7 +37,6 @@ from postwarden.runtime import Runtime
 
 log = logging.getLogger("postwarden.daemon")
 
-LIBMILTER_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT}
 
 
 class StartupError(Exception):
@@ -180,9 +179,8 @@ def serve(runtime: Runtime, parent_fd: int | None = None) -> int:
     spec = parse_socket_spec(config.milter.socket)
     inflight = InFlight()
     started = time.time()
-    # Our own threads must not take libmilter's signals (a SIGTERM delivered to them would
-    # kill the process outright): block them before any thread starts; threads inherit it.
-    signal.pthread_sigmask(signal.SIG_BLOCK, LIBMILTER_SIGNALS)
+    # Run only in run_supervised's child, which blocked LIBMILTER_SIGNALS before any thread
+    # existed: every thread started here inherits that mask.
     control = ControlServer(config.control_socket, {
         "reload": runtime.reload,
         "status": lambda: _status(runtime, inflight, started),

@@ -26,7 +26,10 @@ from types import FrameType
 
 RELOAD_SIGNAL = signal.SIGUSR1
 DRAIN_SIGNAL = signal.SIGUSR2
-CHILD_BLOCKED = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, RELOAD_SIGNAL, DRAIN_SIGNAL}
+# libmilter's signal thread sigwaits these; any other thread that left them unblocked could take
+# one with the default action and kill the process outright.
+LIBMILTER_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT}
+CHILD_BLOCKED = LIBMILTER_SIGNALS | {RELOAD_SIGNAL, DRAIN_SIGNAL}
 
 
 def run_supervised(child: Callable[[int], int]) -> int:

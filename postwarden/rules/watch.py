@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("postwarden.rules")
 
 Fingerprint = frozenset[tuple[str, int, int, int]]
-# libmilter's signal thread must be the one to take these (see postwarden.milter.daemon).
-_LIBMILTER_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT}
 
 
 def fingerprint(directories: list[Path]) -> Fingerprint:
@@ -60,14 +57,10 @@ class RulesWatcher:
 
     def start(self) -> None:
         self._last = fingerprint(self.directories())
-        # Started before serve() blocks libmilter's signals: block them around the start so
-        # the thread inherits the mask and never takes a SIGTERM meant for libmilter.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, _LIBMILTER_SIGNALS)
-        try:
-            self._thread = threading.Thread(target=self._run, name="rules-watch", daemon=True)
-            self._thread.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        # In the daemon this runs in run_supervised's child, whose signal mask (libmilter's
+        # signals blocked) the thread inherits.
+        self._thread = threading.Thread(target=self._run, name="rules-watch", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
