@@ -83,11 +83,22 @@ class ParsedMessage:
 
     def header(self, name: str) -> list[str]:
         """All values of a header, in order (names compare case-insensitively)."""
-        lower = name.lower()
-        return [v for n, v in self.headers if n.lower() == lower]
+        return list(self._by_name().get(name.lower(), ()))
+
+    def _by_name(self) -> dict[str, list[str]]:
+        """Values by lower-case name, built once: the checks ask for a dozen headers each.
+        Rebuilt if ``headers`` was replaced or grew, so it never answers for an older list."""
+        key = (id(self.headers), len(self.headers))
+        cached = self.__dict__.get("_header_index")
+        if cached is None or cached[0] != key:
+            index: dict[str, list[str]] = {}
+            for n, v in self.headers:
+                index.setdefault(n.lower(), []).append(v)
+            cached = self.__dict__["_header_index"] = (key, index)
+        return cached[1]
 
     def first(self, name: str) -> str | None:
-        values = self.header(name)
+        values = self._by_name().get(name.lower())
         return values[0] if values else None
 
     @property

@@ -6,7 +6,8 @@
 Messages: the SpamAssassin test split (as stored, all sizes) plus synthetic 100 KB messages
 (plain text and HTML) built from that mail. The time measured is what the engine's model check
 costs per message after parsing (parse_message is shared by every check and measured apart):
-normalising, featurising, hashing and scoring both heads with the top-5 features named.
+normalising, featurising, hashing and scoring both heads, and naming the top-5 features of
+each head that hits (the engine names them only for a hit's reason).
 Prints medians of the per-run median, p99 and maximum.
 """
 
@@ -34,6 +35,13 @@ def _big(text: str, html: bool) -> bytes:
             f"charset=utf-8\n\n{body}").encode()
 
 
+def _score(model, message) -> None:
+    """What the engine's check does: score both heads, name the top features of those that hit."""
+    for score in model.score(message, top=5).values():
+        if score.over:
+            _ = score.top
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--corpora", default="../shared/corpora")
@@ -59,13 +67,13 @@ def main() -> int:
     print(f"{len(messages)} test-split messages, size median {np.median(sizes) / 1000:.1f} KB, "
           f"max {sizes.max() / 1000:.0f} KB; plus 2 messages of 100 KB")
     for message in messages:  # warm the caches, as a running daemon has them
-        model.score(message, top=5)
+        _score(model, message)
     medians, p99s, maxima, bigs = [], [], [], []
     for _ in range(args.runs):
         times = []
         for message in messages:
             started = time.perf_counter()
-            model.score(message, top=5)
+            _score(model, message)
             times.append(time.perf_counter() - started)
         times_ms = np.array(times) * 1000
         medians.append(np.median(times_ms))
@@ -73,7 +81,7 @@ def main() -> int:
         maxima.append(times_ms.max())
         for message in big:
             started = time.perf_counter()
-            model.score(message, top=5)
+            _score(model, message)
             bigs.append((time.perf_counter() - started) * 1000)
     print(f"featurise+score per message: median {statistics.median(medians):.3f} ms, "
           f"p99 {statistics.median(p99s):.3f} ms, max {statistics.median(maxima):.3f} ms")

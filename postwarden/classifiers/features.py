@@ -1,9 +1,11 @@
 """From a parsed message to hashed features: what the text models see of a message.
 
-Features come in groups, each a set of strings hashed (CRC-32, masked to ``n_bits``) into one
-fixed space. Within a group every distinct feature weighs ``1/sqrt(max(count, min_group))``, so a long message
-does not outshout a short one and padding one group (hidden text, say) leaves the others as
-they were. The groups and their feature spellings:
+Features come in groups, each a set of strings hashed into one fixed space of ``2**n_bits``:
+a string's index is its CRC-32, masked; a bigram's is a mix of its two words' CRCs, so that
+bigrams never have to be spelt out (``_pair_hashes``). Within a group every distinct feature
+weighs ``1/sqrt(max(count, min_group))``, so a long message does not outshout a short one
+and padding one group (hidden text, say) leaves the others as they were. The groups and their
+feature spellings:
 
 - ``s:`` / ``sb:`` words and word bigrams of the subject;
 - ``w:`` / ``b:`` words and word bigrams of the visible body text (plain parts and rendered HTML);
@@ -23,16 +25,16 @@ they were. The groups and their feature spellings:
 Text is normalised first (``normalize.normalise``), digits become ``0``, and the Date header
 is never read, so dates and years are not features. Headers in ``text_hygiene``'s strip list
 are never read. Large messages are bounded: body words come from the first
-``max_body_chars`` of text and character n-grams from the first ``max_char_chars``, so the cost
+``max_body_chars`` of text and character n-grams from the first ``max_char_words`` words, so the cost
 of featurising a 100 KB message is that of a ~10 KB one.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import repeat
 from typing import Any
@@ -43,7 +45,7 @@ from postwarden.classifiers.normalize import normalise
 from postwarden.classifiers.text_hygiene import SENDER_HEADERS, stripped
 from postwarden.message import ParsedMessage
 
-FEATURISER_VERSION = 1
+FEATURISER_VERSION = 2
 _WORD = re.compile(r"\w+|[$€£!%]")
 _PATH_WORD = re.compile(r"[a-z0]+")
 _DOMAINISH = re.compile(r"\b((?:[a-z0-9-]+\.)+[a-z]{2,})\b")
@@ -51,8 +53,6 @@ _IP_HOST = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$|^\[?[0-9a-f:]+\]?$")
 _SECOND_LEVEL = frozenset({"co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go"})
 _MAX_URLS = 50
 _MAX_WORD = 40
-_HASH_CACHE: dict[str, int] = {}
-_HASH_CACHE_MAX = 400_000
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class FeaturiserSettings:
     version: int = FEATURISER_VERSION
     n_bits: int = 20
     max_body_chars: int = 10_000
-    max_char_chars: int = 3_000
+    max_char_words: int = 500
     max_hidden_chars: int = 3_000
     char_n: int = 4
     # Scale of each group, in the order of Featuriser.groups: subject, words, bigrams, char
@@ -85,38 +85,136 @@ class FeaturiserSettings:
         return cls(**data)
 
 
-@dataclass
 class FeatureVector:
-    """One message's features: hashed indices, their values, and the strings they came from."""
+    """One message's features: hashed indices, their values, and the strings they came from.
 
-    indices: np.ndarray
-    values: np.ndarray
-    names: list[str]
-
-
-def _hashes(features: list[str]) -> list[int]:
-    """CRC-32 of each feature, through a bounded cache (most words recur from message to message).
-
-    A full cache stops taking new entries rather than being cleared: the features met first
-    are the common ones, and clearing would stall one message while the cache refills.
+    The strings are kept as (prefix, tokens) segments and joined only when a name is read:
+    scoring needs the indices alone, and the reasons name just the few strongest features.
     """
-    values = list(map(_HASH_CACHE.get, features))
-    if None in values:
-        missing = [f for f, v in zip(features, values, strict=True) if v is None]
-        encoded = map(str.encode, missing, repeat("utf-8"), repeat("surrogatepass"))
-        hashed = dict(zip(missing, map(zlib.crc32, encoded), strict=True))
-        if len(_HASH_CACHE) < _HASH_CACHE_MAX:
-            _HASH_CACHE.update(hashed)
-        values = [hashed[f] if v is None else v for f, v in zip(features, values, strict=True)]
-    return values  # type: ignore[return-value]
+
+    __slots__ = ("_names", "_segments", "indices", "values")
+
+    def __init__(self, indices: np.ndarray, values: np.ndarray,
+                 segments: list[tuple[str, Sequence[str]]] | None = None):
+        self.indices = indices
+        self.values = values
+        self._segments = segments or []
+        self._names: list[str] | None = None
+
+    @property
+    def names(self) -> list[str]:
+        if self._names is None:
+            self._names = [prefix + token for prefix, tokens in self._segments for token in tokens]
+        return self._names
+
+    def name(self, position: int) -> str:
+        """The feature string at ``position``, without joining every other one."""
+        for prefix, tokens in self._segments:
+            if position < len(tokens):
+                return prefix + tokens[position]
+            position -= len(tokens)
+        raise IndexError(position)
+
+
+class _HashCache:
+    """CRC-32 of prefix + token, per prefix, without building the prefixed string.
+
+    ``zlib.crc32(token, crc32(prefix))`` is the CRC of the concatenation, so a word seen before
+    costs one dictionary look-up. A full cache stops taking new entries rather than being
+    cleared: the features met first are the common ones, and clearing would stall one message
+    while the cache refills.
+    """
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._tables: dict[str, tuple[dict[str, int], int]] = {}
+
+    def hashes(self, prefix: str, tokens: Sequence[str]) -> list[int]:
+        table = self._tables.get(prefix)
+        if table is None:
+            table = self._tables[prefix] = ({}, zlib.crc32(prefix.encode()))
+        cache, seed = table
+        values = list(map(cache.get, tokens))
+        if None in values:
+            missing = [t for t, v in zip(tokens, values, strict=True) if v is None]
+            encoded = map(str.encode, missing, repeat("utf-8"), repeat("surrogatepass"))
+            hashed = dict(zip(missing, map(zlib.crc32, encoded, repeat(seed)), strict=True))
+            if len(cache) < self.max_entries:
+                cache.update(hashed)
+            values = [hashed[t] if v is None else v for t, v in zip(tokens, values, strict=True)]
+        return values  # type: ignore[return-value]
+
+
+_HASHES = _HashCache(max_entries=200_000)
+
+
+class _Picked(Sequence[str]):
+    """``words[i]`` for the chosen positions, read lazily (see FeatureVector)."""
+
+    def __init__(self, words: list[str], positions: np.ndarray):
+        self.words, self.positions = words, positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.words[self.positions[i]]
+
+
+class _Pairs(_Picked):
+    """``"word next"`` for the chosen starting positions: the bigrams, spelt only when read."""
+
+    def __getitem__(self, i):  # type: ignore[override]
+        p = self.positions[i]
+        return f"{self.words[p]} {self.words[p + 1]}"
+
+
+@dataclass
+class _Segment:
+    prefix: str
+    tokens: Sequence[str]
+    hashes: np.ndarray  # uint64 holding 32-bit values, one per distinct token
+
+
+def _string_segment(prefix: str, tokens: Iterable[str]) -> _Segment:
+    tokens = list(tokens)
+    return _Segment(prefix, tokens, np.array(_HASHES.hashes(prefix, tokens), dtype=np.uint64))
+
+
+_M1, _M2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
+_S32, _S33, _LOW32 = np.uint64(32), np.uint64(33), np.uint64(0xFFFFFFFF)
+
+
+def _pair_hashes(first: np.ndarray, second: np.ndarray, seed: int) -> np.ndarray:
+    """A 32-bit hash of each (first, second) pair of 32-bit hashes: MurmurHash3's finaliser
+    over both, so a bigram costs no string and no CRC, and its low bits are well mixed."""
+    x = ((first << _S32) | second) ^ np.uint64(seed)
+    x ^= x >> _S33
+    x *= _M1
+    x ^= x >> _S33
+    x *= _M2
+    x ^= x >> _S33
+    return x & _LOW32
+
+
+def _word_segments(words: list[str], prefix: str, pair_prefix: str) -> tuple[_Segment, _Segment]:
+    """Distinct words and distinct adjacent pairs: one cache look-up per word occurrence, the
+    pairs computed from the words' hashes."""
+    occurrences = np.array(_HASHES.hashes(prefix, words), dtype=np.uint64)
+    distinct, first = np.unique(occurrences, return_index=True)
+    word_segment = _Segment(prefix, _Picked(words, first), distinct)
+    if len(words) < 2:
+        return word_segment, _Segment(pair_prefix, [], np.zeros(0, dtype=np.uint64))
+    pairs = _pair_hashes(occurrences[:-1], occurrences[1:], zlib.crc32(pair_prefix.encode()))
+    distinct_pairs, starts = np.unique(pairs, return_index=True)
+    return word_segment, _Segment(pair_prefix, _Pairs(words, starts), distinct_pairs)
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if len(w) <= _MAX_WORD]
-
-
-def _bigrams(words: list[str], prefix: str) -> set[str]:
-    return {f"{prefix}{a} {b}" for a, b in itertools.pairwise(words)}
+    words = _WORD.findall(text)
+    if words and max(map(len, words)) > _MAX_WORD:
+        words = [w for w in words if len(w) <= _MAX_WORD]
+    return words
 
 
 def _grams_of(word: str, n: int) -> tuple[str, ...]:
@@ -124,27 +222,26 @@ def _grams_of(word: str, n: int) -> tuple[str, ...]:
         return ()
     padded = f"<{word}>"
     if len(padded) <= n:
-        return ("c:" + padded,)
-    return tuple("c:" + padded[i:i + n] for i in range(len(padded) - n + 1))
+        return (padded,)
+    return tuple(padded[i:i + n] for i in range(len(padded) - n + 1))
 
 
-_GRAM_CACHE: dict[tuple[str, int], tuple[str, ...]] = {}
+_GRAM_CACHE: dict[int, dict[str, tuple[str, ...]]] = {}
 _GRAM_CACHE_MAX = 100_000
 
 
-def _char_grams(words: set[str], n: int) -> set[str]:
-    grams: set[str] = set()
-    cache = _GRAM_CACHE
-    room = len(cache) < _GRAM_CACHE_MAX
-    for word in words:
-        key = (word, n)
-        found = cache.get(key)
-        if found is None:
-            found = _grams_of(word, n)
-            if room:
-                cache[key] = found
-        grams.update(found)
-    return grams
+def _char_grams(words: Iterable[str], n: int) -> set[str]:
+    cache = _GRAM_CACHE.setdefault(n, {})
+    words = list(words)
+    found = list(map(cache.get, words))
+    if None in found:
+        room = len(cache) < _GRAM_CACHE_MAX
+        for i, (word, grams) in enumerate(zip(words, found, strict=True)):
+            if grams is None:
+                found[i] = grams = _grams_of(word, n)
+                if room:
+                    cache[word] = grams
+    return set().union(*found)
 
 
 def registrable(host: str) -> str:
@@ -284,8 +381,8 @@ class Featuriser:
     def dimension(self) -> int:
         return 1 << self.settings.n_bits
 
-    def groups(self, message: ParsedMessage) -> list[set[str]]:
-        """The feature strings of a message, one set per group."""
+    def segments(self, message: ParsedMessage) -> list[list[_Segment]]:
+        """The features of a message: per group, its segments of distinct tokens and hashes."""
         s = self.settings
         subject_raw = message.subject[:1000]
         subject = normalise(subject_raw)
@@ -293,33 +390,42 @@ class Featuriser:
         subject_words = _words(subject.text)
         body_words = _words(body.text)
         char_words = set(subject_words)
-        char_words.update(_words(body.text[: s.max_char_chars]))
+        char_words.update(body_words[: s.max_char_words])
         meta = _header_features(message, subject_raw)
         meta.update(f"m:trick:{t}" for t in subject.tricks | body.tricks)
         hidden: set[str] = set()
         if message.hidden_text.strip():
-            hidden_norm = normalise(message.hidden_text[: s.max_hidden_chars])
-            hidden = {f"h:{w}" for w in _words(hidden_norm.text)}
+            hidden = set(_words(normalise(message.hidden_text[: s.max_hidden_chars]).text))
             meta.add("m:hidden-text=" + _bucket(len(message.hidden_text)))
         return [
-            {f"s:{w}" for w in subject_words} | _bigrams(subject_words, "sb:"),
-            {f"w:{w}" for w in body_words},
-            _bigrams(body_words, "b:"),
-            _char_grams(char_words, s.char_n),
-            hidden,
-            _url_features(message),
-            _attachment_features(message),
-            meta,
+            list(_word_segments(subject_words, "s:", "sb:")),
+            *([segment] for segment in _word_segments(body_words, "w:", "b:")),
+            [_string_segment("c:", _char_grams(char_words, s.char_n))],
+            [_string_segment("h:", hidden)],
+            [_string_segment("", _url_features(message))],
+            [_string_segment("", _attachment_features(message))],
+            [_string_segment("", meta)],
         ]
 
+    def groups(self, message: ParsedMessage) -> list[set[str]]:
+        """The feature strings of a message, one set per group (for tests and explanations)."""
+        return [{seg.prefix + t for seg in group for t in seg.tokens} for group in self.segments(message)]
+
     def transform(self, message: ParsedMessage) -> FeatureVector:
-        names: list[str] = []
-        values: list[float] = []
-        for group, scale in zip(self.groups(message), self.settings.group_scales, strict=True):
-            if not group or not scale:
+        hashes: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        kept: list[tuple[str, Sequence[str]]] = []
+        for group, scale in zip(self.segments(message), self.settings.group_scales, strict=True):
+            size = sum(len(seg.hashes) for seg in group)
+            if not size or not scale:
                 continue
-            weight = scale / math.sqrt(max(len(group), self.settings.min_group))
-            names.extend(group)
-            values.extend([weight] * len(group))
-        indices = np.asarray(_hashes(names), dtype=np.int64) & self._mask
-        return FeatureVector(indices.astype(np.int32), np.asarray(values, dtype=np.float32), names)
+            weight = scale / math.sqrt(max(size, self.settings.min_group))
+            for seg in group:
+                if len(seg.hashes):
+                    hashes.append(seg.hashes)
+                    kept.append((seg.prefix, seg.tokens))
+            values.append(np.full(size, weight, dtype=np.float32))
+        if not hashes:
+            return FeatureVector(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+        indices = (np.concatenate(hashes) & np.uint64(self._mask)).astype(np.int32)
+        return FeatureVector(indices, np.concatenate(values), kept)

@@ -57,11 +57,31 @@ class HeadScore:
     head: str
     probability: float
     threshold: float
-    top: list[tuple[str, float]] = field(default_factory=list)
+    vector: FeatureVector | None = field(default=None, repr=False)
+    contributions: np.ndarray | None = field(default=None, repr=False)
+    top_k: int = 0
+    _top: list[tuple[str, float]] | None = field(default=None, repr=False)
 
     @property
     def over(self) -> bool:
         return self.probability >= self.threshold
+
+    @property
+    def top(self) -> list[tuple[str, float]]:
+        """The ``top_k`` features that pushed hardest towards the head's class.
+
+        Worked out when first read: the reasons need them only for the heads that hit, and
+        naming features is a good part of the cost of scoring a message.
+        """
+        if self._top is None:
+            self._top = []
+            c = self.contributions
+            if self.top_k and self.vector is not None and c is not None and len(c):
+                k = min(self.top_k, len(c))
+                best = np.argpartition(-c, k - 1)[:k]
+                best = best[np.argsort(-c[best])]
+                self._top = [(self.vector.name(i), float(c[i])) for i in best if c[i] > 0]
+        return self._top
 
 
 @dataclass
@@ -76,14 +96,7 @@ class TextModel:
         for name, head in self.heads.items():
             contributions = head.weights[vector.indices] * vector.values
             z = float(contributions.sum() + head.intercept)
-            score = HeadScore(name, head.probability(z), head.threshold)
-            if top and len(contributions):
-                k = min(top, len(contributions))
-                best = np.argpartition(-contributions, k - 1)[:k]
-                best = best[np.argsort(-contributions[best])]
-                score.top = [(vector.names[i], float(contributions[i])) for i in best
-                             if contributions[i] > 0]
-            out[name] = score
+            out[name] = HeadScore(name, head.probability(z), head.threshold, vector, contributions, top)
         return out
 
     def score(self, message: ParsedMessage, top: int = 0) -> dict[str, HeadScore]:
@@ -125,11 +138,11 @@ class TextModel:
             raise ModelError(f"{where}: model format {payload.get('format_version')!r}, this "
                              f"postwarden reads format {FORMAT_VERSION}; retrain or upgrade")
         try:
-            settings = FeaturiserSettings.from_dict(payload["featuriser"])
-            featuriser = Featuriser(settings)
-            if settings.version != FeaturiserSettings().version:
-                raise ModelError(f"{where}: featuriser version {settings.version}, this postwarden "
+            version = payload["featuriser"].get("version")
+            if version != FeaturiserSettings().version:
+                raise ModelError(f"{where}: featuriser version {version}, this postwarden "
                                  f"has {FeaturiserSettings().version}; retrain the model")
+            featuriser = Featuriser(FeaturiserSettings.from_dict(payload["featuriser"]))
             heads = {}
             for name, data in payload["heads"].items():
                 weights = np.zeros(featuriser.dimension, dtype=np.float32)
@@ -139,7 +152,7 @@ class TextModel:
             return cls(str(payload["version"]), featuriser, heads, dict(payload.get("info", {})))
         except ModelError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
             raise ModelError(f"{where}: broken model file: {type(exc).__name__}: {exc}") from None
 
 

@@ -75,3 +75,27 @@ def test_large_message_is_bounded() -> None:
     vector = Featuriser().transform(parse_message(raw))
     words = [n for n in vector.names if n.startswith("w:")]
     assert 0 < len(words) <= 2000  # only the first max_body_chars are read
+
+
+def _murmur_pair(first: int, second: int, seed: int) -> int:
+    """MurmurHash3's 64-bit finaliser in plain Python integers: the reference for bigrams."""
+    mask = (1 << 64) - 1
+    x = ((first << 32) | second) ^ seed
+    x ^= x >> 33
+    x = (x * 0xFF51AFD7ED558CCD) & mask
+    x ^= x >> 33
+    x = (x * 0xC4CEB9FE1A85EC53) & mask
+    x ^= x >> 33
+    return x & 0xFFFFFFFF
+
+
+def test_bigram_index_is_the_documented_mix_of_its_word_hashes() -> None:
+    # Models trained on one machine are scored on another: the bigram index must not depend
+    # on numpy's integer width or on the platform.
+    vector = Featuriser(FeaturiserSettings(n_bits=20)).transform(parse_message(BASE))
+    i = vector.names.index("b:cheap pills")
+    expected = _murmur_pair(zlib.crc32(b"w:cheap"), zlib.crc32(b"w:pills"), zlib.crc32(b"b:"))
+    assert vector.indices[i] == expected & ((1 << 20) - 1)
+    assert "sb:cheap pills" in vector.names and "b:pills now" in vector.names
+    # a name read on its own (as the reasons do) is the same string as in the full list
+    assert [vector.name(k) for k in range(len(vector.names))] == vector.names
