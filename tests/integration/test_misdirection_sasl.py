@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import smtplib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from postfix_harness import (
     outbound_message,
     status_of,
 )
-from postfix_instance import DOMAIN, SmtpResult, Stack
+from postfix_instance import DOMAIN, SmtpResult, Stack, smtp_send, wait_until
 
 pytestmark = pytest.mark.postfix
 
@@ -155,3 +156,27 @@ def test_a_wrong_password_gets_535_and_never_reaches_the_milter(stack: Stack) ->
     assert wrong.decision is None
     unknown = send(stack, [JOHN], "Contract 9", auth=("mallory", PASSWORD)).result
     assert (unknown.stage, unknown.code) == ("auth", 535), unknown
+
+
+def test_a_reload_closes_the_old_history_store_once_the_last_session_on_it_ends(stack: Stack) -> None:
+    generation = _generation(stack)
+    with smtplib.SMTP("127.0.0.1", stack.postfix.port, timeout=30) as session:
+        session.ehlo()
+        session.login(*ALICE)  # the milter connection, and the bundle it took, exist from here on
+        answer = stack.daemon.control("reload")
+        assert answer.returncode == 0, answer.stderr
+        assert _generation(stack) == generation + 1
+        closed = f"closed the resources of generation {generation} "
+        assert closed not in stack.daemon.stderr()  # still in use by this session
+        before = count(stack, MARY)
+        _, raw = outbound_message([MARY, JOHN], "Meeting, across the reload", BODY)
+        assert smtp_send(stack.postfix.port, raw, sender=SENDER, rcpts=[MARY, JOHN], client=session).accepted
+        assert count(stack, MARY) == before + 1  # learned through the old bundle's store
+    wait_until(lambda: closed + "(its last connection closed)" in stack.daemon.stderr(), 15,
+               "the old bundle's store to close")
+
+
+def _generation(stack: Stack) -> int:
+    answer = stack.daemon.control("status")
+    assert answer.returncode == 0, answer.stderr
+    return int(answer.stdout.split(" generation ", 1)[1].split()[0])
