@@ -11,6 +11,12 @@ Why root: ``postfix start`` must run as root (master binds, then drops to ``mail
 root, ``postqueue -c DIR`` and ``postcat -c DIR`` accept a private directory without it being
 listed in the default instance's ``alternate_config_directories`` (Postfix checks that list
 only for callers whose effective uid is not 0), so nothing is added to ``/etc/postfix``.
+
+SMTP AUTH (``sasl_users``): Cyrus SASL inside smtpd, configured from the instance's own
+directory (``cyrus_sasl_config_path``), checking passwords with the sasldb auxprop plugin
+against a private sasldb that ``saslpasswd2`` writes. Mechanisms PLAIN and LOGIN, without TLS:
+the client is on loopback, and Postfix's defaults (``smtpd_tls_auth_only = no``,
+``smtpd_sasl_security_options = noanonymous``) allow plain-text AUTH there.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ from pathlib import Path
 SBIN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 POSTFIX_COMMANDS = ("postfix", "postconf", "postqueue", "postcat", "postsuper")
 DOMAIN = "example.test"
+# Cyrus SASL plugins the AUTH instance loads: the password check and the two mechanisms.
+SASL_PLUGINS = {"libsasldb.so": "libsasl2-modules-db", "libplain.so": "libsasl2-modules",
+                "liblogin.so": "libsasl2-modules"}
+SASL_PLUGIN_DIRS = ("/usr/lib/*/sasl2", "/usr/lib/sasl2", "/usr/lib64/sasl2")
 
 # Services of a minimal instance: Debian's master.cf without chroot, pickup, tls, relaying
 # transports and pipes. smtpd listeners are added by PostfixInstance.
@@ -96,6 +106,27 @@ def missing_components() -> list[str]:
     return missing
 
 
+def missing_sasl_components() -> list[str]:
+    """What this machine lacks for an instance with SMTP AUTH (``sasl_users``); empty: all there."""
+    missing = []
+    if find_command("saslpasswd2") is None:
+        missing.append("saslpasswd2 (apt-get install sasl2-bin)")
+    if "cyrus" not in _postconf_list("-a"):
+        missing.append("Postfix built with Cyrus SASL (postconf -a does not list cyrus)")
+    found = {path.name.split(".so")[0] + ".so" for pattern in SASL_PLUGIN_DIRS
+             for path in Path("/").glob(pattern.lstrip("/") + "/lib*.so*")}
+    missing.extend(f"the Cyrus SASL plugin {name} (apt-get install {package})"
+                   for name, package in SASL_PLUGINS.items() if name not in found)
+    return missing
+
+
+def _postconf_list(flag: str) -> list[str]:
+    try:
+        return _run([find_command("postconf") or "postconf", flag]).split()
+    except (HarnessError, OSError):
+        return []
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -129,7 +160,7 @@ class SmtpResult:
 
     code: int
     text: str
-    stage: str  # connect, mail, rcpt, data
+    stage: str  # connect, auth, mail, rcpt, data
     queue_id: str = ""
 
     @property
@@ -147,8 +178,13 @@ def _queue_id(text: str) -> str:
 
 def smtp_send(port: int, raw: bytes, sender: str = f"sender@{DOMAIN}",
               rcpts: Iterable[str] = (f"user@{DOMAIN}",), host: str = "127.0.0.1",
-              client: smtplib.SMTP | None = None, timeout: float = 30.0) -> SmtpResult:
-    """Send ``raw`` exactly as given (no re-encoding) and report the server's answer."""
+              client: smtplib.SMTP | None = None, timeout: float = 30.0,
+              auth: tuple[str, str] | None = None, mechanism: str = "") -> SmtpResult:
+    """Send ``raw`` exactly as given (no re-encoding) and report the server's answer.
+
+    ``auth`` (user, password) logs in first, with ``mechanism`` (PLAIN, LOGIN) or the best one
+    the server offers; a refused login is the result (stage ``auth``, Postfix's 535).
+    """
     own = client is None
     if client is None:
         try:
@@ -159,6 +195,10 @@ def smtp_send(port: int, raw: bytes, sender: str = f"sender@{DOMAIN}",
             return SmtpResult(421, str(exc), "connect")
     try:
         client.ehlo_or_helo_if_needed()
+        if auth is not None:
+            refused = _login(client, *auth, mechanism=mechanism)
+            if refused is not None:
+                return refused
         code, text = client.mail(sender)
         if code != 250:
             client.rset()
@@ -180,6 +220,21 @@ def smtp_send(port: int, raw: bytes, sender: str = f"sender@{DOMAIN}",
                 client.quit()
 
 
+def _login(client: smtplib.SMTP, user: str, password: str, mechanism: str = "") -> SmtpResult | None:
+    """AUTH on an open session; None when it succeeded, else what the server answered."""
+    try:
+        if not mechanism:
+            client.login(user, password)
+        else:
+            client.user, client.password = user, password
+            client.auth(mechanism, getattr(client, "auth_" + mechanism.lower().replace("-", "_")))
+    except smtplib.SMTPAuthenticationError as exc:
+        return SmtpResult(exc.smtp_code, _text(exc.smtp_error), "auth")
+    except smtplib.SMTPNotSupportedError:
+        raise HarnessError(f"the server offers no AUTH ({mechanism or 'any mechanism'})") from None
+    return None
+
+
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -196,7 +251,8 @@ class PostfixInstance:
 
     ``milters`` becomes ``smtpd_milters`` of the main listener; ``listeners`` adds more smtpd
     listeners (name -> milter spec, "" for none), each on its own free port, for side-by-side
-    measurements in one instance.
+    measurements in one instance. ``sasl_users`` (name -> password) turns on SMTP AUTH for
+    every listener, with these accounts in the realm ``DOMAIN``.
     """
 
     root: Path
@@ -204,6 +260,7 @@ class PostfixInstance:
     default_action: str = "tempfail"
     listeners: Mapping[str, str] = field(default_factory=dict)
     main_cf: Mapping[str, str] = field(default_factory=dict)
+    sasl_users: Mapping[str, str] = field(default_factory=dict)
     port: int = 0
     ports: dict[str, int] = field(default_factory=dict)
     running: bool = False
@@ -216,6 +273,10 @@ class PostfixInstance:
         self.mail_dir = self.root / "mail"
         self.maildir = self.mail_dir / "Maildir"
         self.log_file = self.root / "maillog"
+        # Debian's Postfix 3.7 looked for smtpd.conf only in $config_directory/sasl (seen with
+        # strace), whatever cyrus_sasl_config_path said; upstream reads that setting. Both agree here.
+        self.sasl_dir = self.config_dir / "sasl"
+        self.sasldb = self.root / "sasldb2"
         self.postconf_cmd = find_command("postconf") or "postconf"
         self.postfix_cmd = find_command("postfix") or "postfix"
 
@@ -268,6 +329,8 @@ class PostfixInstance:
             "smtpd_error_sleep_time": "0",
             "queue_run_delay": "300s",
         }
+        if self.sasl_users:
+            settings.update(self._write_sasl(owner))
         settings.update(self.main_cf)
         (self.config_dir / "main.cf").write_text(
             "".join(f"{name} = {value}\n" for name, value in settings.items()))
@@ -277,6 +340,35 @@ class PostfixInstance:
             services.append(f"127.0.0.1:{self.ports[name]} inet n - n - - smtpd\n"
                             f"  -o smtpd_milters={milter}\n")
         (self.config_dir / "master.cf").write_text("".join(services) + _SERVICES)
+
+    def _write_sasl(self, owner: pwd.struct_passwd) -> dict[str, str]:
+        """The private sasldb and ``smtpd.conf``; returns the main.cf settings that use them.
+
+        smtpd runs as the postfix user, unchrooted: the database belongs to that user and lies
+        outside the config directory (``postfix check`` wants that one owned by root); nothing
+        under /etc is consulted.
+        """
+        self.sasl_dir.mkdir(parents=True, exist_ok=True)
+        saslpasswd = find_command("saslpasswd2") or "saslpasswd2"
+        for user, password in self.sasl_users.items():
+            _run([saslpasswd, "-f", str(self.sasldb), "-u", DOMAIN, "-c", "-p", user], stdin=password)
+        os.chown(self.sasldb, owner.pw_uid, owner.pw_gid)
+        self.sasldb.chmod(0o600)
+        (self.sasl_dir / "smtpd.conf").write_text(
+            "pwcheck_method: auxprop\n"
+            "auxprop_plugin: sasldb\n"
+            "mech_list: PLAIN LOGIN\n"
+            f"sasldb_path: {self.sasldb}\n")
+        return {
+            "smtpd_sasl_auth_enable": "yes",
+            "smtpd_sasl_type": "cyrus",
+            "smtpd_sasl_path": "smtpd",  # the application name: smtpd.conf in the config path
+            "cyrus_sasl_config_path": str(self.sasl_dir),
+            "smtpd_sasl_local_domain": DOMAIN,  # the realm the users were created in
+            "smtpd_sasl_security_options": "noanonymous",
+            "smtpd_tls_auth_only": "no",
+            "smtpd_relay_restrictions": "permit_mynetworks, permit_sasl_authenticated, reject",
+        }
 
     def start(self) -> None:
         self.write_config()
@@ -384,9 +476,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _run(cmd: list[str], timeout: float = 60.0) -> str:
+def _run(cmd: list[str], timeout: float = 60.0, stdin: str | None = None) -> str:
     env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + SBIN_PATH)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False,
+                          input=stdin)
     if proc.returncode != 0:
         raise HarnessError(f"{' '.join(cmd)} exited {proc.returncode}: "
                            f"{(proc.stderr or proc.stdout).strip()}")
@@ -532,14 +625,15 @@ class Stack:
     """A private Postfix whose smtpd_milters is a postwarden daemon; ``close()`` removes all."""
 
     def __init__(self, family: str = "unix", default_action: str = "tempfail",
-                 keep: bool = False, prefix: str = "postwarden-pf-", **config: object):
+                 keep: bool = False, prefix: str = "postwarden-pf-",
+                 sasl_users: Mapping[str, str] | None = None, **config: object):
         self.root = make_workdir(prefix)
         self.keep = keep
         self.family = family
         self.milter_spec, self.postfix_spec = milter_socket_specs(self.root, family)
         self.daemon = MilterDaemon(self.root, daemon_config(self.root, self.milter_spec, **config))
         self.postfix = PostfixInstance(self.root, milters=self.postfix_spec,
-                                       default_action=default_action)
+                                       default_action=default_action, sasl_users=dict(sasl_users or {}))
         self.daemon_log_tail = ""  # the daemon's stderr, kept when close() removes the directory
 
     def start(self) -> Stack:

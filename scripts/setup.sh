@@ -5,7 +5,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 need=""
-for pkg in postfix libmilter-dev build-essential python3-dev python3-venv redis-server; do
+# sasl2-bin (saslpasswd2) and the Cyrus SASL plugins: the Postfix tests with SMTP AUTH.
+for pkg in postfix libmilter-dev build-essential python3-dev python3-venv redis-server \
+           sasl2-bin libsasl2-modules libsasl2-modules-db; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then

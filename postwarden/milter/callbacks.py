@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+import weakref
 
 import Milter
 
@@ -36,7 +37,10 @@ RETURN_CODES = {
 
 class PostwardenMilter(Milter.Base):
     def __init__(self, runtime: Runtime, inflight: InFlight):
-        self.bundle = runtime.current  # fixed for this connection: reloads apply to new ones
+        self.bundle = runtime.acquire()  # fixed for this connection: reloads apply to new ones
+        # Given back once, at close(); if libmilter never calls close, when the object goes.
+        self._release = weakref.finalize(self, runtime.release, self.bundle)
+        self._release.atexit = False
         self.inflight = inflight
         self.txn: Transaction | None = None
         self.client_ip: str | None = None
@@ -133,6 +137,7 @@ class PostwardenMilter(Milter.Base):
 
     def close(self) -> int:
         self._end_transaction()
+        self._release()  # a retired bundle's stores close when its last connection is gone
         return Milter.CONTINUE
 
     # -- helpers ------------------------------------------------------------------------------

@@ -225,11 +225,14 @@ def serve(runtime: Runtime, parent_fd: int | None = None) -> int:
     finally:
         log.info("stopping: waiting up to %.0fs for %d message(s) in flight",
                  config.shutdown_grace, inflight.count)
-        if not inflight.wait_idle(config.shutdown_grace):
+        idle = inflight.wait_idle(config.shutdown_grace)
+        if not idle:
             log.warning("%d message(s) still in flight at exit", inflight.count)
         control.stop()
         if spec.family == "unix":
             with contextlib.suppress(FileNotFoundError):
                 Path(spec.path).unlink()
+        if idle:  # the history store's connections; never under a message still running
+            runtime.close()
     log.info("stopped")
     return 0

@@ -62,6 +62,10 @@ class RecipientHistoryCheck:
     def store(self) -> HistoryStore:
         return self.history.store
 
+    def close(self) -> None:
+        """Close the history store (its bundle was replaced by a reload, or the daemon stops)."""
+        self.history.store.close()
+
     # -- scoring -------------------------------------------------------------------------------
     def _recipients(self, ctx: ScanContext) -> list[Recipient]:
         names = {normalise(a.address): a.name for a in [*ctx.message.to, *ctx.message.cc]}

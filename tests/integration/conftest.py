@@ -1,8 +1,9 @@
 """Fixtures that run a real, private Postfix with a real `postwarden serve` behind it.
 
 Nothing here touches a system Postfix: every instance lives in its own temporary directory
-(see scripts/postfix_instance.py). Missing Postfix, root or pymilter skips these tests on a
-developer machine and fails them when CI=true, so CI cannot pass without running them.
+(see scripts/postfix_instance.py). Missing Postfix, root, pymilter or (for the SMTP AUTH tests)
+Cyrus SASL skips these tests on a developer machine and fails them when CI=true, so CI cannot
+pass without running them.
 """
 
 from __future__ import annotations
@@ -17,17 +18,27 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from postfix_harness import MAX_SCAN_BYTES, check_daemon_log
-from postfix_instance import Stack, missing_components
+from postfix_instance import Stack, missing_components, missing_sasl_components
+
+
+def _require(missing: list[str], what: str) -> None:
+    """Skip on a developer machine, fail in CI: a missing component never passes CI quietly."""
+    if missing:
+        text = f"cannot run {what}; missing: " + "; ".join(missing)
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(text, pytrace=False)
+        pytest.skip(text)
 
 
 @pytest.fixture(scope="session")
 def postfix_available() -> None:
-    missing = missing_components()
-    if missing:
-        text = "cannot run the Postfix integration tests; missing: " + "; ".join(missing)
-        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-            pytest.fail(text, pytrace=False)
-        pytest.skip(text)
+    _require(missing_components(), "the Postfix integration tests")
+
+
+@pytest.fixture(scope="session")
+def sasl_available(postfix_available: None) -> None:
+    """Cyrus SASL for a Postfix with SMTP AUTH (scripts/setup.sh installs it)."""
+    _require(missing_sasl_components(), "the SMTP AUTH (SASL) tests")
 
 
 @pytest.fixture(scope="module", params=["unix", "inet"])

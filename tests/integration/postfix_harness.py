@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from postwarden.config import load_config
+from postwarden.misdirection.factory import build_history
+
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 _counter = itertools.count(1)
 # The daemon's max_scan_bytes in these tests: small enough that a test exceeds it cheaply, big
@@ -64,3 +67,29 @@ def check_daemon_log(text: str, what: str = "postwarden serve") -> None:
     """Fail the test when the daemon wrote a Python traceback."""
     if "Traceback (most recent call last)" in text:
         pytest.fail(f"{what} wrote a traceback to stderr:\n{text[-4000:]}", pytrace=False)
+
+
+# -- misdirected outbound mail: Alice, her usual contacts and a typo of one ----------------------
+
+SENDER = "alice@example.test"
+JOHN, TYPO, MARY = "john.smith@example.test", "jon.smith@example.test", "mary.jones@example.test"
+HISTORY = {"enabled": True, "secret": "integration-site-secret-0123456789", "check_mx": False,
+           "min_sender_messages": 5, "send_anyway_minutes": 10}
+
+
+def outbound_message(to: list[str], subject: str, body: str) -> tuple[str, bytes]:
+    """(Message-ID, raw message) from Alice to ``to``."""
+    message_id, raw = make_message(body, subject=subject)
+    raw = raw.replace(b"From: Alice Sender <sender@example.test>", f"From: Alice <{SENDER}>".encode())
+    return message_id, raw.replace(b"To: Bob User <user@example.test>", f"To: {', '.join(to)}".encode())
+
+
+def contact_count(config_path: Path, rcpt: str) -> int:
+    """How many of Alice's messages to ``rcpt`` the daemon's history holds (read beside it)."""
+    history = build_history(load_config(config_path))
+    try:
+        s, r = history.tok("a", SENDER), history.tok("a", rcpt)
+        entry = history.store.counters([("c:" + s, r)]).get(("c:" + s, r))
+        return entry.count if entry else 0
+    finally:
+        history.store.close()

@@ -3,7 +3,8 @@
 Mail from 127.0.0.1 counts as outbound here (internal_networks holds it), except in the
 inbound stack, whose configuration leaves loopback outside the internal networks. The history
 starts empty and learns only from what Postfix accepted, so every stop below rests on mail that
-really went through.
+really went through. The same stories for a client that logs in with SMTP AUTH are in
+test_misdirection_sasl.py.
 """
 
 from __future__ import annotations
@@ -14,24 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postfix_harness import check_daemon_log, make_message
+from postfix_harness import HISTORY, JOHN, MARY, SENDER, TYPO, check_daemon_log, outbound_message
+from postfix_harness import contact_count as _contact_count
 from postfix_instance import Stack, find_postwarden
-
-from postwarden.config import load_config
-from postwarden.misdirection.factory import build_history
 
 pytestmark = pytest.mark.postfix
 
-SENDER = "alice@example.test"
-JOHN, TYPO, MARY = "john.smith@example.test", "jon.smith@example.test", "mary.jones@example.test"
-HISTORY = {"enabled": True, "secret": "integration-site-secret-0123456789", "check_mx": False,
-           "min_sender_messages": 5, "send_anyway_minutes": 10}
-
 
 def outbound(to: list[str], subject: str, body: str) -> bytes:
-    _, raw = make_message(body, subject=subject)
-    return raw.replace(b"From: Alice Sender <sender@example.test>", f"From: Alice <{SENDER}>".encode()) \
-              .replace(b"To: Bob User <user@example.test>", f"To: {', '.join(to)}".encode())
+    return outbound_message(to, subject, body)[1]
 
 
 def send(stack: Stack, to: list[str], subject: str, body: str = "John, the contract draft.\n"):
@@ -39,13 +31,7 @@ def send(stack: Stack, to: list[str], subject: str, body: str = "John, the contr
 
 
 def contact_count(stack: Stack, rcpt: str) -> int:
-    history = build_history(load_config(stack.daemon.config_path))
-    try:
-        s, r = history.tok("a", SENDER), history.tok("a", rcpt)
-        entry = history.store.counters([("c:" + s, r)]).get(("c:" + s, r))
-        return entry.count if entry else 0
-    finally:
-        history.store.close()
+    return _contact_count(stack.daemon.config_path, rcpt)
 
 
 def _stack(tmp: Path, internal: list[str]) -> Stack:
