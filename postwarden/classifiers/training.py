@@ -9,10 +9,12 @@ single corpus decides what ham is (``SOURCE_POWER`` makes bigger sources count m
 
 Heads: ``spam`` learns spam against ham; ``phish`` learns phishing against ham (each head
 only sees its own two classes). Each is scikit-learn's LogisticRegression (L2, lbfgs) on the hashed
-features; weights are then stored as float16 and the largest ``max_weights`` kept, and only
-*that* stored model is calibrated (Platt scaling on the validation split) and given its
-threshold (the lowest probability at which validation ham is flagged at most at the target
-false-positive rate, and never below 0.5), so the figures recorded are those of the file.
+features, interpolated with a second one on the same features scaled by their Naive-Bayes
+log-count ratios (``fit_head``); weights are then stored as float16 and the largest
+``max_weights`` kept, and only *that* stored model is calibrated (Platt scaling on the
+validation split) and given its threshold (the lowest probability at which validation ham is
+flagged at most at the target false-positive rate, and never below 0.5), so the figures
+recorded are those of the file.
 """
 
 from __future__ import annotations
@@ -130,18 +132,51 @@ def sample_weights(examples: Sequence[Example], positives: Iterable[str],
     return y, w * (len(examples) / w.sum())
 
 
-def fit_head(examples: Sequence[Example], head: str, dimension: int, C: float) -> tuple[np.ndarray, float]:
+# Interpolated Naive-Bayes logistic regression (Wang and Manning, 2012, "NBSVM"): a second
+# logistic regression on features scaled by their log-count ratio, averaged with the plain one.
+# The ratio tells the fit which features carry evidence before it weighs them, which helps most
+# for rare features. 5-fold CV on the corpora (featuriser v2): ROC AUC 0.99962 against 0.99949
+# for the plain fit, recall at 0.1 percent FPR 93.2 against 91.7, FPR at 99 percent recall 0.65
+# against 1.13 percent. It is still one weight per feature, so scoring is unchanged.
+NB_ALPHA = 1.0  # smoothing of the feature counts
+NB_C = 10.0
+NB_BETA = 0.5  # share of the NB-scaled fit in the final weights; 0 is plain logistic regression
+
+
+def _logistic(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, C: float) -> tuple[np.ndarray, float]:
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    X = matrix(examples, dimension)
-    y, w = sample_weights(examples, HEAD_POSITIVES[head])
     model = LogisticRegression(C=C, solver="lbfgs", max_iter=2000, tol=1e-6)
     # One thread: the problem is sparse and small per iteration, and BLAS threads spinning on a
     # busy two-core machine made fitting several times slower, not faster.
     with threadpool_limits(1):
         model.fit(X, y, sample_weight=w)
-    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
+    return model.coef_[0], float(model.intercept_[0])
+
+
+def nb_ratios(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, alpha: float = NB_ALPHA) -> np.ndarray:
+    """Log of how much likelier each feature is to occur in a positive than in a negative
+    message (occurrences counted with the sample weights, ``alpha`` added to both)."""
+    present = (X > 0).astype(np.float64)
+    pos = np.asarray(present[y == 1].T @ w[y == 1]).ravel() + alpha
+    neg = np.asarray(present[y == 0].T @ w[y == 0]).ravel() + alpha
+    return np.log(pos / pos.sum()) - np.log(neg / neg.sum())
+
+
+def fit_head(examples: Sequence[Example], head: str, dimension: int, C: float,
+             nb_beta: float = NB_BETA, nb_c: float = NB_C) -> tuple[np.ndarray, float]:
+    """Weights and intercept of one head: plain logistic regression (``C``) interpolated with
+    the NB-scaled one (``nb_c``), ``nb_beta`` of the latter."""
+    X = matrix(examples, dimension)
+    y, w = sample_weights(examples, HEAD_POSITIVES[head])
+    weights, intercept = _logistic(X, y, w, C)
+    if nb_beta:
+        r = nb_ratios(X, y, w)
+        nb_weights, nb_intercept = _logistic(X @ sp.diags(r), y, w, nb_c)
+        weights = (1 - nb_beta) * weights + nb_beta * r * nb_weights
+        intercept = (1 - nb_beta) * intercept + nb_beta * nb_intercept
+    return weights.astype(np.float32), float(intercept)
 
 
 def head_rows(examples: Sequence[Example], head: str) -> list[Example]:
@@ -233,7 +268,8 @@ def train_model(examples: Sequence[Example], settings: FeaturiserSettings, C: fl
             metrics[name] = calibrate(head, validation, name)
     model.info = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "training": {"C": C, "max_weights": max_weights, "counts": summary(examples),
+        "training": {"C": C, "nb_c": NB_C, "nb_beta": NB_BETA, "nb_alpha": NB_ALPHA,
+                     "max_weights": max_weights, "counts": summary(examples),
                      "split_rule": "split.py: sha256 of Message-ID (else raw) -> 70/15/15"},
         "validation": metrics,
     }

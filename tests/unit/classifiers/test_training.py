@@ -60,3 +60,17 @@ def test_platt_scaling_calibrates() -> None:
     y = (rng.random(4000) < 1 / (1 + np.exp(-(0.5 * z - 1)))).astype(int)
     a, b = platt(z, y)
     assert abs(a - 0.5) < 0.1 and abs(b + 1) < 0.15
+
+
+def test_nb_ratios_favour_features_of_the_positive_class() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+
+    from postwarden.classifiers.training import nb_ratios
+
+    # feature 0 only in positives, feature 1 only in negatives, feature 2 in both alike
+    X = sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 1], [0, 1, 1], [0, 1, 1]], dtype=np.float64))
+    y = np.array([1, 1, 0, 0])
+    r = nb_ratios(X, y, np.ones(4))
+    assert r[0] > 0 > r[1]
+    assert abs(r[2]) < 1e-9
