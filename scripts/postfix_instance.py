@@ -478,8 +478,9 @@ def _alive(pid: int) -> bool:
 
 def _run(cmd: list[str], timeout: float = 60.0, stdin: str | None = None) -> str:
     env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + SBIN_PATH)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False,
-                          input=stdin)
+    # Queue files and logs carry the 8-bit headers of the mail itself: never let them stop a read.
+    proc = subprocess.run(cmd, capture_output=True, encoding="utf-8", errors="replace", timeout=timeout,
+                          env=env, check=False, input=stdin)
     if proc.returncode != 0:
         raise HarnessError(f"{' '.join(cmd)} exited {proc.returncode}: "
                            f"{(proc.stderr or proc.stdout).strip()}")
