@@ -19,7 +19,7 @@ feature spellings:
 - ``m:`` structure: MIME content types, charset and transfer encoding, which allowlisted
   sender-side headers are present (``text_hygiene.SENDER_HEADERS``), the mailer family, From
   display-name words (``fn:``), the From domain (``fd:``, registrable part) and address shape,
-  Reply-To domain, recipient counts, subject
+  Reply-To domain, whether the Message-ID's domain is the From's, recipient counts, subject
   and body shape, obfuscation tricks found by ``normalize``, parser defects.
 
 Text is normalised first (``normalize.normalise``), digits become ``0``, and the Date header
@@ -311,6 +311,18 @@ def _param(value: str, name: str) -> str:
     return found.group(1).lower() if found else ""
 
 
+_MSGID_DOMAIN = re.compile(r"@\[?([a-z0-9.-]+\.[a-z]{2,})\]?>?\s*$")
+
+
+def _msgid_vs_from(message_id: str, from_domain: str) -> str:
+    """Whether the Message-ID was made under the From domain: a mailer of the sender's own
+    site writes its domain there; mail sent in someone else's name usually cannot."""
+    found = _MSGID_DOMAIN.search(message_id.lower())
+    if not found:
+        return "none"
+    return "same" if registrable(found.group(1)) == registrable(from_domain) else "other"
+
+
 def _header_features(message: ParsedMessage, subject_raw: str) -> set[str]:
     out: set[str] = set()
     names = {n.lower() for n, _ in message.headers if not stripped(n)}
@@ -351,6 +363,7 @@ def _header_features(message: ParsedMessage, subject_raw: str) -> set[str]:
         for reply in message.reply_to[:1]:
             if reply.domain and registrable(reply.domain) != registrable(domain):
                 out.add("m:reply-to-other-domain")
+        out.add("m:msgid-domain:" + _msgid_vs_from(message.message_id, domain))
     rcpts = len(message.to) + len(message.cc)
     out.add("m:rcpts=" + _bucket(rcpts))
     to_text = " ".join(message.header("To")).lower()

@@ -99,3 +99,11 @@ def test_bigram_index_is_the_documented_mix_of_its_word_hashes() -> None:
     assert "sb:cheap pills" in vector.names and "b:pills now" in vector.names
     # a name read on its own (as the reasons do) is the same string as in the full list
     assert [vector.name(k) for k in range(len(vector.names))] == vector.names
+
+
+def test_message_id_domain_is_compared_with_the_from_domain() -> None:
+    assert "m:msgid-domain:same" in _names(BASE)
+    other = BASE.replace(b"<1@deals.example.biz>", b"<20020720.qmail@relay.example.net>")
+    assert "m:msgid-domain:other" in _names(other)
+    bare = BASE.replace(b"<1@deals.example.biz>", b"<00c701c200d9$a14bd540@r60qn>")
+    assert "m:msgid-domain:none" in _names(bare)
