@@ -70,5 +70,6 @@ def unpack(data: bytes) -> np.ndarray:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    # sqrt(x.dot(x)) is what np.linalg.norm computes for a 1-D vector, without its checks.
+    na, nb = float(np.sqrt(a.dot(a))), float(np.sqrt(b.dot(b)))
     return float(a @ b) / (na * nb) if na > 0 and nb > 0 else 0.0
