@@ -310,7 +310,8 @@ class RecipientHistory:
         if pairs:
             recipients, h = evidence.recipients, self.half_life
             for (i, j), key in zip(pairs, pair_keys, strict=True):
-                entry = alive(cget(key), now)
+                entry = cget(key)  # most pairs were never mailed together: no call for those
+                entry = alive(entry, now) if entry is not None else None
                 w = entry.weight_at(now, h) if entry else 0.0
                 recipients[i].ties.append(w)
                 recipients[j].ties.append(w)
