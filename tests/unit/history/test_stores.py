@@ -182,3 +182,13 @@ def test_a_store_copies_to_another_backend_row_for_row(store, tmp_path):
     assert copy.get([("v:a", "b")]) == {("v:a", "b"): b"\x00\xffbytes"}
     assert copy.purge(before=6.5) == 2  # the copied field keeps its write time, the counter its last
     copy.close()
+
+
+def test_a_sqlite_history_copies_into_any_backend(store, tmp_path):
+    source = open_store("sqlite", path=str(tmp_path / "source.sqlite"))
+    source.bump([("c:a", "b")], at=3.0, half_life=DAY)
+    source.put([("x:a", "k", b"ref")], at=4.0)
+    assert store.restore(source.export()) == 2
+    assert store.counters([("c:a", "b")]) == source.counters([("c:a", "b")])
+    assert store.get([("x:a", "k")]) == {("x:a", "k"): b"ref"}
+    source.close()
