@@ -14,9 +14,12 @@ Buckets per sender token S:
 - fields ``v:S`` and ``ov``, decaying content centroids per contact (see textvec); ``t:S``,
   the sender's threads (normalised subjects) and who was on each; ``sa:S``, send-anyway markers.
 
-A lookup is one round trip for mail to known contacts (counters, centroids and name keys of
-every recipient); recipients or domains the sender does not know add the near-miss keys, and
-one more look-up when a near miss was found.
+A lookup is one store call (one SQL statement, one Redis script call) for mail to known
+contacts: counters, centroids and name keys of every recipient, and the centroid of the contact
+each name key points at (the store follows the reference). Recipients or domains the sender
+does not know add one more call with the near-miss keys, which follows each index entry found
+to the sender's counter of the address it names. Tokens of addresses and names are kept in
+bounded caches; pair and thread tokens, which seldom recur, are hashed without one.
 """
 
 from __future__ import annotations

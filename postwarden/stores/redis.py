@@ -7,6 +7,11 @@ so the read-decay-write of every counter in one message is atomic on the server 
 nodes never lose an update. Every write refreshes the bucket's TTL to the configured horizon, so
 Redis itself forgets senders and contacts nobody used for that long; ``purge`` additionally
 removes stale members of live buckets.
+
+A look-up is one Lua script call (``LOOKUP_LUA``): every bucket's HMGET and every followed
+reference in one round trip, answered as one packed string. The keys of one call span many
+hashes, so this needs a single Redis server (or a proxy that keeps a script's keys together),
+not Redis Cluster, which the store never supported.
 """
 
 from __future__ import annotations

@@ -49,7 +49,10 @@ ON CONFLICT (bucket, member) DO UPDATE SET
 PUT = ("INSERT INTO fields (bucket, field, value, at) VALUES (?, ?, ?, ?) "
        "ON CONFLICT (bucket, field) DO UPDATE SET value = excluded.value, at = excluded.at")
 CACHE_KIB = 256 * 1024  # page cache per connection (SQLite allocates it only as pages are read)
-MMAP_BYTES = 1 << 34  # read pages in place rather than copying them into the page cache
+# Read pages in place (memory-mapped) rather than copying each into the page cache: a look-up
+# touches ~150 random pages. SQLite caps this at its compile-time maximum (2 GiB in common
+# builds); pages past it are read as before.
+MMAP_BYTES = 1 << 34
 MAX_BUCKETS = 200  # buckets per statement: SQLite allows 500 terms in a compound SELECT
 
 
