@@ -84,16 +84,29 @@ for g = 1, #spec, 2 do
             pos, m = pos + size, m + 1
         end
         local values = redis.call('HMGET', key, unpack(members))
-        for j = 1, #members do
-            local v = values[j]
-            if target and v then  -- the name: after the 8-byte write stamp and 16 more bytes
-                local stop = string.find(v, '\\0', 25, true)
-                local name = string.sub(v, 25, (stop or (#v + 1)) - 1)
-                packed(name)
-                packed(redis.call('HGET', target, name))
-            else
-                packed(v)
+        if target then  -- the names: after the 8-byte write stamp and 16 more bytes
+            local names, found = {}, {}
+            for j = 1, #members do
+                local v = values[j]
+                if v then
+                    local stop = string.find(v, '\\0', 25, true)
+                    names[j] = string.sub(v, 25, (stop or (#v + 1)) - 1)
+                    found[#found + 1] = names[j]
+                end
             end
+            local named = #found > 0 and redis.call('HMGET', target, unpack(found)) or {}
+            local i = 0
+            for j = 1, #members do
+                if names[j] then
+                    i = i + 1
+                    packed(names[j])
+                    packed(named[i])
+                else
+                    packed(false)
+                end
+            end
+        else
+            for j = 1, #members do packed(values[j]) end
         end
     end
 end
