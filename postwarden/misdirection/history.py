@@ -289,6 +289,7 @@ class RecipientHistory:
             thread=thread, subject_key=subject_key,
             thread_known=bool(thread and (ts, thread) in fields))
         cget, fget = counters.get, fields.get
+        unresolved: list[tuple[RecipientEvidence, str]] = []  # contacts whose centroid is still wanted
         for n, (r, k) in enumerate(zip(rcpts, rkeys, strict=True)):
             t, d = k.token, k.domain
             ev = RecipientEvidence(rcpt=r, token=t, internal=k.internal)
@@ -307,8 +308,12 @@ class RecipientHistory:
             raw = fget(("ov", t))
             ev.org_vector = textvec.unpack(raw) if raw else None
             ref = _strongest([ev.same_first, ev.same_prefix])
-            raw = fget((vs, ref.token)) if ref else None
-            ev.resembled_vector = textvec.unpack(raw) if raw else None
+            if ref is not None:
+                raw = fget((vs, ref.token))
+                if raw is None:  # not followed (or gone): the next round trip asks for it
+                    unresolved.append((ev, ref.token))
+                else:
+                    ev.resembled_vector = textvec.unpack(raw)
             evidence.recipients.append(ev)
         if pairs:
             recipients, h = evidence.recipients, self.half_life
@@ -318,15 +323,17 @@ class RecipientHistory:
                 w = entry.weight_at(now, h) if entry else 0.0
                 recipients[i].ties.append(w)
                 recipients[j].ties.append(w)
-        self._near_misses(s, evidence)
+        self._near_misses(s, evidence, unresolved)
         if any(ref is not None and ref.name for ev in evidence.recipients
                for ref in (ev.same_first, ev.same_prefix, ev.near_contact, ev.near_org_contact)):
             evidence.word_tokens = frozenset(self.tok("w", w) for w in words if w.isalpha())
         return evidence
 
-    def _near_misses(self, s: str, evidence: MessageEvidence) -> None:
+    def _near_misses(self, s: str, evidence: MessageEvidence,
+                     unresolved: list[tuple[RecipientEvidence, str]]) -> None:
         """One more round trip, only for what the sender does not know: which unknown recipient
-        or domain is almost a known one.
+        or domain is almost a known one (and any resembled contact's centroid the first round
+        trip did not bring, which with the follows above is none).
 
         Near-miss keys of addresses live in the organisation index only (one entry per address,
         not per sender and address, which keeps a store of a million pairs small); whether the
@@ -348,9 +355,13 @@ class RecipientHistory:
                 follow.append((("xo", k), "c", cs))
             fkeys += [(b, k) for k in domain for b in (xs, "xo")]
             wanted.append((ev, local, domain))
+        fkeys += [("v:" + s, token) for _, token in unresolved]
         if not fkeys:
             return
         mine, fields = self.store.lookup([], fkeys, follow)
+        for ev, token in unresolved:
+            raw = fields.get(("v:" + s, token))
+            ev.resembled_vector = textvec.unpack(raw) if raw else None
         now = evidence.now
         for ev, local, domain in wanted:
             refs = {ref.token: ref for ref in (self._alive_ref(fields.get(("xo", k)), now, own=ev.token)

@@ -79,5 +79,7 @@ def test_fast_lookup_finds_what_separate_lookups_find(store, secret):
             assert (a.near_contact, a.near_domain, a.same_first, a.same_prefix, a.ties) == \
                 (b.near_contact, b.near_domain, b.same_first, b.same_prefix, b.ties)
             assert (a.resembled_vector is None) == (b.resembled_vector is None)
+            if a.same_first or a.same_prefix:  # every contact has a centroid: it must be found
+                assert a.resembled_vector is not None
             found_near += a.near_contact is not None or a.near_domain is not None
     assert found_near >= 3  # the probes exercise the near-miss round trip, not only the first
