@@ -55,33 +55,45 @@ return #KEYS
 # followed into). ARGV[1]: each group's kind ("c", "f", "c>" or "f>") and how many members, as
 # words; ARGV[2]: every member's length (4 bytes each); ARGV[3]: the members, end to end. Three
 # arguments rather than one per member: the client's command packing costs a step per argument.
-# The reply is one string: each value as a 4-byte length (-1 when absent) and its bytes, and for
-# a follow group, per member, -1 or the name found and then the value it names. One bulk reply
-# parses in microseconds, where an array of 150 replies costs the client a parse step each.
+# The reply is one string: the number of values, each value's length (-1 when absent), then the
+# values end to end; a follow group gives per member either -1 or the name found and then the
+# value it names. Lengths are packed and unpacked a slice at a time, not one call per value: one
+# bulk reply parses in microseconds, where an array of 150 replies costs the client a parse step
+# each, and the script's own work is mostly these calls.
 LOOKUP_LUA = """
-local out, k, m, pos = {}, 1, 0, 1
-local lengths, data = ARGV[2], ARGV[3]
-local absent = struct.pack('>i4', -1)
-local function packed(v)  -- appended as two pieces: no copy of the value until the final concat
+local SLICE = 2000  -- values per struct call: unpack() and struct return through the C stack
+local function unpack_sizes(data, count)
+    local sizes = {}
+    for first = 0, count - 1, SLICE do
+        local n = math.min(count - first, SLICE)
+        local got = {struct.unpack('>' .. string.rep('I4', n), data, 4 * first + 1)}
+        for i = 1, n do sizes[first + i] = got[i] end
+    end
+    return sizes
+end
+local spec, total = {}, 0
+for word in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = word end
+for g = 2, #spec, 2 do total = total + tonumber(spec[g]) end
+local sizes, data = unpack_sizes(ARGV[2], total), ARGV[3]
+local lens, vals, k, m, pos = {}, {}, 1, 0, 1
+local function put(v)
     if v then
-        out[#out + 1] = struct.pack('>i4', #v)
-        out[#out + 1] = v
+        lens[#lens + 1] = #v
+        vals[#vals + 1] = v
     else
-        out[#out + 1] = absent
+        lens[#lens + 1] = -1
     end
 end
-local spec = {}
-for word in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = word end
 for g = 1, #spec, 2 do
     local kind, n = spec[g], tonumber(spec[g + 1])
     local key, target = KEYS[k], nil
     if kind == 'c>' or kind == 'f>' then target = KEYS[k + 1]; k = k + 2 else k = k + 1 end
-    for first = 0, n - 1, 1000 do  -- unpack() has a stack limit: HMGET a thousand at a time
+    for first = 0, n - 1, SLICE do
         local members = {}
-        for j = first, math.min(n, first + 1000) - 1 do
-            local size = struct.unpack('>I4', lengths, 4 * m + 1)
-            members[#members + 1] = string.sub(data, pos, pos + size - 1)
-            pos, m = pos + size, m + 1
+        for j = 1, math.min(n - first, SLICE) do
+            m = m + 1
+            members[j] = string.sub(data, pos, pos + sizes[m] - 1)
+            pos = pos + sizes[m]
         end
         local values = redis.call('HMGET', key, unpack(members))
         if target then  -- the names: after the 8-byte write stamp and 16 more bytes
@@ -99,18 +111,23 @@ for g = 1, #spec, 2 do
             for j = 1, #members do
                 if names[j] then
                     i = i + 1
-                    packed(names[j])
-                    packed(named[i])
+                    put(names[j])
+                    put(named[i])
                 else
-                    packed(false)
+                    put(false)
                 end
             end
         else
-            for j = 1, #members do packed(values[j]) end
+            for j = 1, #members do put(values[j]) end
         end
     end
 end
-return table.concat(out)
+local header = {struct.pack('>I4', #lens)}
+for first = 1, #lens, SLICE do
+    local last = math.min(#lens, first + SLICE - 1)
+    header[#header + 1] = struct.pack('>' .. string.rep('i4', last - first + 1), unpack(lens, first, last))
+end
+return table.concat(header) .. table.concat(vals)
 """
 _LENGTH = struct.Struct(">i")
 _STAMP = struct.Struct("<d")  # each field value starts with the time it was written, for purge
@@ -197,12 +214,13 @@ class RedisStore(HistoryStore):
             encoded += [m.encode() for m in members]
         lengths = struct.pack(f">{len(encoded)}I", *map(len, encoded))
         raw = self._lookup(keys=keys, args=[" ".join(spec), lengths, b"".join(encoded)])
-        pos = 0
+        (count,) = _LENGTH.unpack_from(raw, 0)
+        sizes = iter(struct.unpack_from(f">{count}i", raw, 4))
+        pos = 4 + 4 * count
 
         def value() -> bytes | None:
             nonlocal pos
-            (size,) = _LENGTH.unpack_from(raw, pos)
-            pos += 4
+            size = next(sizes)
             if size < 0:
                 return None
             pos += size
