@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 
+from postwarden.misdirection.features import message_features
 from postwarden.misdirection.history import MessageEvidence, Recipient, RecipientEvidence, RecipientHistory
 from postwarden.misdirection.model import load_weights
 from postwarden.misdirection.scorer import score_message
@@ -88,12 +89,32 @@ def typo(rng: random.Random, a: str) -> str:
     return f"{local[:i]}{local[i + 1:]}@{domain}"
 
 
+class StoreTimer:
+    """Wraps the store's look-up to count its calls and keys and time them (``--breakdown``)."""
+
+    def __init__(self, store: object):
+        self.inner = store.lookup  # type: ignore[attr-defined]
+        self.ms = self.calls = self.keys = 0.0
+        store.lookup = self  # type: ignore[attr-defined]
+
+    def __call__(self, counter_keys, field_keys, follow=()):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return self.inner(counter_keys, field_keys, follow)
+        finally:
+            self.ms += (time.perf_counter() - started) * 1000
+            self.calls += 1
+            self.keys += len(counter_keys) + len(field_keys) + len(follow)
+
+
 def bench(history: RecipientHistory, books: list[list[str]], queries: int, mixed: bool,
           seed: int, now: float) -> tuple[list[float], list[float], list[list[tuple[str, float, bool]]]]:
     """Wall-clock and CPU milliseconds per message, and every message's scores."""
     rng = random.Random(seed)
     weights = load_weights()
     times, cpu, scores = [], [], []
+    timer = history.store.lookup if isinstance(history.store.lookup, StoreTimer) else None
+    store_ms, features_ms = [], []
     for q in range(queries):
         s = rng.randrange(len(books))
         known = rng.sample(books[s], 8 if mixed else 10)
@@ -101,12 +122,25 @@ def bench(history: RecipientHistory, books: list[list[str]], queries: int, mixed
             known += [f"stranger{q}@elsewhere{q % 50}.net", typo(rng, rng.choice(books[s]))]
         rcpts = [Recipient(a) for a in known]
         subject, text = " ".join(rng.sample(WORDS, 3)), " ".join(rng.choices(WORDS, k=60))
+        before = timer.ms if timer else 0.0
         started, started_cpu = time.perf_counter(), time.thread_time()
         evidence = history.lookup(f"user{s}@example.com", rcpts, subject, text, now)
         result = score_message(history, weights, evidence, weights.default_threshold)
         times.append((time.perf_counter() - started) * 1000)
         cpu.append((time.thread_time() - started_cpu) * 1000)
         scores.append([(r.address, r.score, r.flagged) for r in result])
+        if timer:
+            store_ms.append(timer.ms - before)
+            started = time.perf_counter()
+            message_features(evidence)  # again, alone: the features' share of the scoring
+            features_ms.append((time.perf_counter() - started) * 1000)
+    if timer:
+        store_p50, features_p50 = statistics.median(store_ms), statistics.median(features_ms)
+        rest = statistics.median(times) - store_p50 - features_p50
+        print(f"    breakdown, medians: store calls {store_p50:.2f} ms ({timer.calls / queries:.1f} calls, "
+              f"{timer.keys / queries:.0f} keys and follows a message), features {features_p50:.2f} ms, "
+              f"the rest (keys, tokens, decoding, model, reasons) {rest:.2f} ms")
+        timer.ms = timer.calls = timer.keys = 0.0
     return times, cpu, scores
 
 
@@ -141,6 +175,8 @@ def main() -> int:
                              "arguments (minutes instead of half an hour), then score it")
     parser.add_argument("--now", type=float, default=time.time(),
                         help="the time messages are scored at (default: now)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the store calls and the features on their own")
     parser.add_argument("--scores", metavar="JSON",
                         help="save every score there, or compare with the scores saved there")
     args = parser.parse_args()
@@ -165,6 +201,8 @@ def main() -> int:
     how = how or f"filled in {time.perf_counter() - started:.0f}s"
     print(f"{args.store}: {senders} senders x {args.contacts} contacts = {senders * args.contacts} pairs, "
           f"{how}")
+    if args.breakdown:
+        StoreTimer(store)
     all_scores = []
     for mixed in (False, True):
         times, cpu, scores = bench(history, books, args.queries, mixed, args.seed + 1, args.now)
