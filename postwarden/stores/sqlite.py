@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring_ascii
 
 from postwarden.stores.base import REF_OFFSET, Entry, Follow, HistoryStore, Key, StoreError
 
@@ -71,22 +71,27 @@ def _grouped(keys: Iterable[Key]) -> dict[str, list[str]]:
 _REF_TAIL = f"substr(x.value, {REF_OFFSET + 1})"
 _REFERENCED = (f"CAST(CASE instr({_REF_TAIL}, x'00') WHEN 0 THEN {_REF_TAIL} "
                f"ELSE substr({_REF_TAIL}, 1, instr({_REF_TAIL}, x'00') - 1) END AS TEXT)")
-_TERMS = {  # json_each drives each term: one primary-key seek per member, no temporary index
-    "c": "SELECT {g}, t.member, t.weight, t.count, t.last, NULL FROM json_each(?{q}) j "
+_TERMS = {  # {m} drives each term: one primary-key seek per member, no temporary index
+    "c": "SELECT {g}, t.member, t.weight, t.count, t.last, NULL FROM {m} "
          "CROSS JOIN counters t ON t.bucket = ?{p} AND t.member = j.value",
-    "f": "SELECT {g}, t.field, NULL, NULL, NULL, t.value FROM json_each(?{q}) j "
+    "f": "SELECT {g}, t.field, NULL, NULL, NULL, t.value FROM {m} "
          "CROSS JOIN fields t ON t.bucket = ?{p} AND t.field = j.value",
-    "c>": "SELECT {g}, t.member, t.weight, t.count, t.last, NULL FROM json_each(?{q}) j "
+    "c>": "SELECT {g}, t.member, t.weight, t.count, t.last, NULL FROM {m} "
           "CROSS JOIN fields x ON x.bucket = ?{p} AND x.field = j.value "
           f"CROSS JOIN counters t ON t.bucket = ?{{r}} AND t.member = {_REFERENCED}",
-    "f>": "SELECT {g}, t.field, NULL, NULL, NULL, t.value FROM json_each(?{q}) j "
+    "f>": "SELECT {g}, t.field, NULL, NULL, NULL, t.value FROM {m} "
           "CROSS JOIN fields x ON x.bucket = ?{p} AND x.field = j.value "
           f"CROSS JOIN fields t ON t.bucket = ?{{r}} AND t.field = {_REFERENCED}",
 }
 
 
+def _json_list(members: list[str]) -> str:
+    """``json.dumps(members)`` without the encoder object's per-call set-up (a dozen a message)."""
+    return "[" + ",".join(map(encode_basestring_ascii, members)) + "]"
+
+
 @functools.lru_cache(maxsize=256)
-def _statement(kinds: tuple[str, ...]) -> str:
+def _statement(kinds: tuple[tuple[str, int], ...]) -> str:
     """One SELECT for every group of a look-up, the members of each passed as one JSON array.
 
     Why JSON: the statement's text then depends only on the kinds of its groups, not on how many
@@ -94,14 +99,24 @@ def _statement(kinds: tuple[str, ...]) -> str:
     statement cache, and a look-up of 150 keys is one execute and one fetch. In each term
     ``json_each`` drives a loop of primary-key seeks (CROSS JOIN fixes that order, so no
     temporary index is built); a follow term (kind "c>" or "f>") joins each reference field
-    found to the entry it names. The first column, the group
-    number, says which bucket a row came from without sending the bucket back. Parameters per
-    group: bucket, members, and for a follow term the bucket followed into.
+    found to the entry it names. The first column, the group number, says which bucket a row
+    came from without sending the bucket back. Parameters per group: bucket, members, and for a
+    follow term the bucket followed into.
+
+    Each kind comes with a count: 0 for the JSON array, else that many members as parameters of
+    their own, for members JSON cannot carry into SQLite (a NUL character, which plain mode's
+    thread keys have).
     """
     terms, n = [], 1
-    for g, kind in enumerate(kinds):
-        terms.append(_TERMS[kind].format(g=g, p=n, q=n + 1, r=n + 2))
-        n += 3 if kind.endswith(">") else 2
+    for g, (kind, explicit) in enumerate(kinds):
+        if explicit:
+            rows = ", ".join(f"(?{n + 1 + i})" for i in range(explicit))
+            members = f"(SELECT column1 AS value FROM (VALUES {rows})) j"
+        else:
+            members = f"json_each(?{n + 1}) j"
+        width = explicit or 1
+        terms.append(_TERMS[kind].format(g=g, m=members, p=n, r=n + 1 + width))
+        n += 1 + width + (1 if kind.endswith(">") else 0)
     return " UNION ALL ".join(terms)
 
 
@@ -203,9 +218,15 @@ class SqliteStore(HistoryStore):
             for start in range(0, len(groups), MAX_BUCKETS):
                 part = groups[start:start + MAX_BUCKETS]
                 params: list[str] = []
-                for _, bucket, members, target in part:
-                    params += [bucket, json.dumps(members), *((target,) if target else ())]
-                rows = conn.execute(_statement(tuple(g[0] for g in part)), params).fetchall()
+                kinds: list[tuple[str, int]] = []
+                for kind, bucket, members, target in part:
+                    if any("\0" in m for m in members):
+                        kinds.append((kind, len(members)))
+                        params += [bucket, *members, *((target,) if target else ())]
+                    else:
+                        kinds.append((kind, 0))
+                        params += [bucket, _json_list(members), *((target,) if target else ())]
+                rows = conn.execute(_statement(tuple(kinds)), params).fetchall()
                 for group, member, weight, count, last, value in rows:
                     kind, bucket, _, target = part[group]
                     if kind == "c":

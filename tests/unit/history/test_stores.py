@@ -192,3 +192,13 @@ def test_a_sqlite_history_copies_into_any_backend(store, tmp_path):
     assert store.counters([("c:a", "b")]) == source.counters([("c:a", "b")])
     assert store.get([("x:a", "k")]) == {("x:a", "k"): b"ref"}
     source.close()
+
+
+def test_members_with_any_characters_are_found(store):
+    """Plain mode's thread keys hold a NUL, addresses may be non-ASCII: every key comes back."""
+    keys = [("t:a", "gas contract\0john@acme.com"), ("t:a", "plain"), ("c:a", "jürgen@beispiel.de"),
+            ("c:a", 'quote"and\\backslash'), ("c:a", "emoji😀@x.org")]
+    store.bump(keys, at=1.0, half_life=0)
+    store.put([(b, m, b"v") for b, m in keys], at=1.0)
+    assert set(store.counters(keys)) == set(keys)
+    assert set(store.get(keys)) == set(keys)
