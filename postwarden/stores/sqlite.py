@@ -11,7 +11,7 @@ learning is acceptable, a corrupt history is not.
 A pool rather than one connection per thread: libmilter starts a thread per SMTP connection,
 so per-thread connections would pile up; the pool holds as many as were ever used at once.
 
-A look-up is one statement whatever its size (``_statement``); it uses SQLite's ``json_each``,
+A look-up is one statement for up to 200 buckets (``_statement``); it uses SQLite's ``json_each``,
 built in since SQLite 3.38 and part of the common builds before it.
 """
 
