@@ -8,17 +8,24 @@ Fills a store through the history's own learning code with synthetic senders (ea
 ``--contacts`` addresses, ten per message, drawn from a shared pool so the organisation index
 is realistic), then times the full scoring of messages with ten recipients: the look-ups, the
 features and the model. Two mixes: ten known contacts, and eight known plus one stranger and
-one typo of a contact (which takes the extra near-miss round trips). Prints p50/p99 in ms.
+one typo of a contact (which takes the extra near-miss round trip). Prints p50/p99 in ms, of
+the wall clock and of the thread's CPU time (which other processes on a busy machine disturb
+less; for Redis it leaves out the server's share). ``--scores FILE`` saves every score, or
+compares with the scores a run of another version of the code saved (same store, same
+``--now``), so a speed-up is shown to leave the scores as they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import statistics
 import sys
 import time
 
+from postwarden.misdirection.features import message_features
 from postwarden.misdirection.history import MessageEvidence, Recipient, RecipientEvidence, RecipientHistory
 from postwarden.misdirection.model import load_weights
 from postwarden.misdirection.scorer import score_message
@@ -82,11 +89,32 @@ def typo(rng: random.Random, a: str) -> str:
     return f"{local[:i]}{local[i + 1:]}@{domain}"
 
 
+class StoreTimer:
+    """Wraps the store's look-up to count its calls and keys and time them (``--breakdown``)."""
+
+    def __init__(self, store: object):
+        self.inner = store.lookup  # type: ignore[attr-defined]
+        self.ms = self.calls = self.keys = 0.0
+        store.lookup = self  # type: ignore[attr-defined]
+
+    def __call__(self, counter_keys, field_keys, follow=()):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return self.inner(counter_keys, field_keys, follow)
+        finally:
+            self.ms += (time.perf_counter() - started) * 1000
+            self.calls += 1
+            self.keys += len(counter_keys) + len(field_keys) + len(follow)
+
+
 def bench(history: RecipientHistory, books: list[list[str]], queries: int, mixed: bool,
-          seed: int) -> list[float]:
+          seed: int, now: float) -> tuple[list[float], list[float], list[list[tuple[str, float, bool]]]]:
+    """Wall-clock and CPU milliseconds per message, and every message's scores."""
     rng = random.Random(seed)
     weights = load_weights()
-    times = []
+    times, cpu, scores = [], [], []
+    timer = history.store.lookup if isinstance(history.store.lookup, StoreTimer) else None
+    store_ms, features_ms = [], []
     for q in range(queries):
         s = rng.randrange(len(books))
         known = rng.sample(books[s], 8 if mixed else 10)
@@ -94,11 +122,40 @@ def bench(history: RecipientHistory, books: list[list[str]], queries: int, mixed
             known += [f"stranger{q}@elsewhere{q % 50}.net", typo(rng, rng.choice(books[s]))]
         rcpts = [Recipient(a) for a in known]
         subject, text = " ".join(rng.sample(WORDS, 3)), " ".join(rng.choices(WORDS, k=60))
-        started = time.perf_counter()
-        evidence = history.lookup(f"user{s}@example.com", rcpts, subject, text, time.time())
-        score_message(history, weights, evidence, weights.default_threshold)
+        before = timer.ms if timer else 0.0
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        evidence = history.lookup(f"user{s}@example.com", rcpts, subject, text, now)
+        result = score_message(history, weights, evidence, weights.default_threshold)
         times.append((time.perf_counter() - started) * 1000)
-    return times
+        cpu.append((time.thread_time() - started_cpu) * 1000)
+        scores.append([(r.address, r.score, r.flagged) for r in result])
+        if timer:
+            store_ms.append(timer.ms - before)
+            started = time.perf_counter()
+            message_features(evidence)  # again, alone: the features' share of the scoring
+            features_ms.append((time.perf_counter() - started) * 1000)
+    if timer:
+        store_p50, features_p50 = statistics.median(store_ms), statistics.median(features_ms)
+        rest = statistics.median(times) - store_p50 - features_p50
+        print(f"    breakdown, medians: store calls {store_p50:.2f} ms ({timer.calls / queries:.1f} calls, "
+              f"{timer.keys / queries:.0f} keys and follows a message), features {features_p50:.2f} ms, "
+              f"the rest (keys, tokens, decoding, model, reasons) {rest:.2f} ms")
+        timer.ms = timer.calls = timer.keys = 0.0
+    return times, cpu, scores
+
+
+def check_scores(path: str, scores: list) -> str:
+    """Compare with the scores an earlier run saved (another version of the code, the same store
+    and --now): a speed-up must not change a single score. The first run saves them."""
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            json.dump(scores, f)
+        return f"scores saved to {path}"
+    with open(path) as f:
+        saved = json.load(f)
+    same = sum(1 for a, b in zip(saved, scores, strict=True)
+               if [(x, y, z) for x, y, z in a] == [tuple(r) for r in b])
+    return f"scores identical to {path} for {same} of {len(scores)} messages"
 
 
 def main() -> int:
@@ -113,11 +170,18 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reuse", action="store_true",
                         help="score a store an earlier run with the same arguments filled")
+    parser.add_argument("--copy-from", metavar="SQLITE",
+                        help="fill the store by copying a SQLite store this script filled with the same "
+                             "arguments (minutes instead of half an hour), then score it")
+    parser.add_argument("--now", type=float, default=time.time(),
+                        help="the time messages are scored at (default: now)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the store calls and the features on their own")
+    parser.add_argument("--scores", metavar="JSON",
+                        help="save every score there, or compare with the scores saved there")
     args = parser.parse_args()
     senders = args.pairs // args.contacts
     if args.store == "sqlite" and not args.reuse:
-        import os
-
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(args.path + suffix):
                 os.remove(args.path + suffix)
@@ -126,16 +190,30 @@ def main() -> int:
         store.client.flushdb()  # type: ignore[attr-defined]
     history = RecipientHistory(store, "bench-site-secret-0123456789", 180.0, 730.0, ["example.com"])
     started = time.perf_counter()
-    books = fill(history, senders, args.contacts, args.pairs // 5, args.seed, dry=args.reuse)
-    fill_s = time.perf_counter() - started
+    how = "reused" if args.reuse else ""
+    if args.copy_from:
+        source = open_store("sqlite", path=args.copy_from)
+        rows = store.restore(source.export())
+        source.close()
+        how = f"copied {rows} rows from {args.copy_from} in {time.perf_counter() - started:.0f}s"
+    dry = args.reuse or bool(args.copy_from)
+    books = fill(history, senders, args.contacts, args.pairs // 5, args.seed, dry=dry)
+    how = how or f"filled in {time.perf_counter() - started:.0f}s"
     print(f"{args.store}: {senders} senders x {args.contacts} contacts = {senders * args.contacts} pairs, "
-          f"{'reused' if args.reuse else f'filled in {fill_s:.0f}s'}")
+          f"{how}")
+    if args.breakdown:
+        StoreTimer(store)
+    all_scores = []
     for mixed in (False, True):
-        times = bench(history, books, args.queries, mixed, args.seed + 1)
-        q = statistics.quantiles(times, n=100)
+        times, cpu, scores = bench(history, books, args.queries, mixed, args.seed + 1, args.now)
+        all_scores += scores
+        q, qc = statistics.quantiles(times, n=100), statistics.quantiles(cpu, n=100)
         label = "8 known + stranger + typo" if mixed else "10 known contacts"
         print(f"  {label:28s} p50 {statistics.median(times):.2f} ms  p99 {q[98]:.2f} ms  "
-              f"max {max(times):.2f} ms  ({len(times)} messages)")
+              f"max {max(times):.2f} ms  (CPU p50 {statistics.median(cpu):.2f} p99 {qc[98]:.2f} ms; "
+              f"{len(times)} messages)")
+    if args.scores:
+        print("  " + check_scores(args.scores, all_scores))
     store.close()
     return 0
 

@@ -68,11 +68,15 @@ def _name_parts(address: str) -> tuple[str, str]:
 
 
 def recipient_features(evidence: MessageEvidence, index: int,
-                       cosines: list[float | None] | None = None) -> np.ndarray:
+                       cosines: list[float | None] | None = None,
+                       contact_weights: list[float] | None = None) -> np.ndarray:
     """The features of one recipient; ``cosines`` (message vs each recipient's centroid, None
-    without one) saves recomputing them per recipient."""
+    without one) and ``contact_weights`` (each recipient's decayed contact weight) save
+    recomputing them per recipient."""
     if cosines is None:
         cosines = _cosines(evidence)
+    if contact_weights is None:
+        contact_weights = _contact_weights(evidence)
     ev: RecipientEvidence = evidence.recipients[index]
     now, h = evidence.now, evidence.half_life
     others = [o for k, o in enumerate(evidence.recipients) if k != index]
@@ -104,8 +108,8 @@ def recipient_features(evidence: MessageEvidence, index: int,
             x[INDEX["tie_share"]] = sum(1 for t in ev.ties if t > 0) / len(ev.ties)
             if known and not any(t > 0 for t in ev.ties):
                 x[INDEX["known_but_untied"]] = 1.0
-        other_w = [o.contact.weight_at(now, h) if o.contact else 0.0 for o in others]
-        x[INDEX["weight_gap"]] = max(0.0, _lw(max(other_w)) - _lw(weight))
+        other_w = max(w for k, w in enumerate(contact_weights) if k != index)
+        x[INDEX["weight_gap"]] = max(0.0, _lw(other_w) - _lw(weight))
     own = cosines[index] or 0.0
     x[INDEX["content"]] = own
     other_c = [c for k, c in enumerate(cosines) if k != index and c is not None]
@@ -181,8 +185,14 @@ def _name_typo(address: str, words: frozenset[str]) -> float:
 def message_features(evidence: MessageEvidence) -> np.ndarray:
     if not evidence.recipients:
         return np.zeros((0, len(NAMES)))
-    cosines = _cosines(evidence)
-    return np.vstack([recipient_features(evidence, i, cosines) for i in range(len(evidence.recipients))])
+    cosines, weights = _cosines(evidence), _contact_weights(evidence)
+    return np.vstack([recipient_features(evidence, i, cosines, weights)
+                      for i in range(len(evidence.recipients))])
+
+
+def _contact_weights(evidence: MessageEvidence) -> list[float]:
+    now, h = evidence.now, evidence.half_life
+    return [ev.contact.weight_at(now, h) if ev.contact else 0.0 for ev in evidence.recipients]
 
 
 def _cosines(evidence: MessageEvidence) -> list[float | None]:

@@ -14,9 +14,12 @@ Buckets per sender token S:
 - fields ``v:S`` and ``ov``, decaying content centroids per contact (see textvec); ``t:S``,
   the sender's threads (normalised subjects) and who was on each; ``sa:S``, send-anyway markers.
 
-A lookup is one round trip for mail to known contacts (counters, centroids and name keys of
-every recipient); recipients or domains the sender does not know add the near-miss keys, and
-one more look-up when a near miss was found.
+A lookup is one store call (one SQL statement, one Redis script call) for mail to known
+contacts: counters, centroids and name keys of every recipient, and the centroid of the contact
+each name key points at (the store follows the reference). Recipients or domains the sender
+does not know add one more call with the near-miss keys, which follows each index entry found
+to the sender's counter of the address it names. Tokens of addresses and names are kept in
+bounded caches; pair and thread tokens, which seldom recur, are hashed without one.
 """
 
 from __future__ import annotations
@@ -31,11 +34,12 @@ import numpy as np
 
 from postwarden.misdirection import addresses as addr
 from postwarden.misdirection import textvec
-from postwarden.stores.base import Entry, HistoryStore, Key, bumped
+from postwarden.stores.base import REF_OFFSET, Entry, Follow, HistoryStore, Key, bumped
 
 TOKEN_CACHE = 200_000  # hashed tokens kept in memory (a dict: thread-safe for get and set)
 MAX_PAIR_RECIPIENTS = 20  # pairs grow quadratically; larger messages learn and score no ties
-_REF = struct.Struct("<dd")
+_REF = struct.Struct("<dd")  # then the token: what a store's ``follow`` reads (REF_OFFSET)
+assert _REF.size == REF_OFFSET
 DAY = 86400.0
 
 
@@ -113,13 +117,23 @@ class MessageEvidence:
     thread_known: bool = False
 
 
+@dataclass(frozen=True)
+class _RecipientKeys:
+    token: str
+    domain: str  # the domain's token
+    first: str | None  # token of the first name, None without one
+    prefix: str | None  # token of the autocomplete prefix
+    internal: bool
+
+
 class Tokens:
     """Plain text, or keyed hashes of it (16 bytes of BLAKE2b keyed with the site secret)."""
 
     def __init__(self, secret: str | None):
         self.hashed = bool(secret)
         self._key = hashlib.blake2b(secret.encode(), digest_size=32).digest() if secret else b""
-
+        # Keying BLAKE2b costs a compression; copying a keyed state does not, same digest.
+        self._keyed = hashlib.blake2b(key=self._key, digest_size=12) if secret else None
         self._cache: dict[tuple[str, str], str] = {}
 
     def __call__(self, kind: str, text: str) -> str:
@@ -128,11 +142,25 @@ class Tokens:
         key = (kind, text)
         token = self._cache.get(key)
         if token is None:
-            token = hashlib.blake2b(f"{kind}\0{text}".encode(), key=self._key, digest_size=12).hexdigest()
+            hasher = self._keyed.copy()  # type: ignore[union-attr]
+            hasher.update(f"{kind}\0{text}".encode())
+            token = hasher.hexdigest()
             if len(self._cache) >= TOKEN_CACHE:  # addresses recur: keep the hot ones, bound the rest
                 self._cache.clear()
             self._cache[key] = token
         return token
+
+    def many(self, kind: str, texts: list[str]) -> list[str]:
+        """The tokens of many texts that seldom recur (pairs, thread members): hashed in one
+        loop without the cache, which they would only churn. The same tokens as ``__call__``."""
+        if not self.hashed:
+            return [f"{kind}{text}" for text in texts]
+        keyed, head, out = self._keyed, f"{kind}\0", []
+        for text in texts:
+            hasher = keyed.copy()  # type: ignore[union-attr]
+            hasher.update((head + text).encode())
+            out.append(hasher.hexdigest())
+        return out
 
 
 _REPLY = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|tr|rv)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
@@ -159,10 +187,16 @@ class RecipientHistory:
         self.half_life = half_life_days * DAY
         self.horizon = horizon_days * DAY
         self.local_domains = frozenset(d.lower() for d in local_domains)
+        self._rkeys: dict[tuple[str, str], _RecipientKeys] = {}
 
     # -- keys ----------------------------------------------------------------------------------
-    def _pair(self, a: str, b: str) -> str:
-        return self.tok("p", f"{min(a, b)} {max(a, b)}")
+    def _pair_tokens(self, toks: list[str], pairs: list[tuple[int, int]]) -> list[str]:
+        """The token of each co-recipient pair, the same whichever of the two comes first."""
+        texts = []
+        for i, j in pairs:
+            a, b = toks[i], toks[j]
+            texts.append(f"{a} {b}" if a <= b else f"{b} {a}")
+        return self.tok.many("p", texts)
 
     def _name_keys(self, r: Recipient) -> tuple[str | None, str | None]:
         first = addr.first_name(r.address, r.display)
@@ -174,7 +208,8 @@ class RecipientHistory:
         return self.tok("w", parts[-1]) if len(parts) >= 2 else ""
 
     def _local_keys(self, r: Recipient) -> list[str]:
-        keys = [self.tok("l", f"{r.domain}@{v}") for v in addr.deletes(r.local)]
+        local, domain = addr.split(r.address)
+        keys = self.tok.many("l", [f"{domain}@{v}" for v in addr.deletes(local)])
         keys.append(self.tok("k", addr.skeleton(r.address)))
         return keys
 
@@ -197,118 +232,152 @@ class RecipientHistory:
         return ref
 
     # -- lookup --------------------------------------------------------------------------------
+    def _recipient_keys(self, r: Recipient) -> _RecipientKeys:
+        """The tokens every look-up of this recipient needs, computed once per address (and
+        display name) and kept in a bounded cache: addresses recur from message to message."""
+        keys = self._rkeys.get((r.address, r.display))
+        if keys is None:
+            domain = addr.split(r.address)[1]
+            first, pre = self._name_keys(r)
+            keys = _RecipientKeys(self.tok("a", r.address), self.tok("d", domain), first, pre,
+                                  domain in self.local_domains)
+            if len(self._rkeys) >= TOKEN_CACHE:
+                self._rkeys.clear()
+            self._rkeys[(r.address, r.display)] = keys
+        return keys
+
     def lookup(self, sender: str, rcpts: list[Recipient], subject: str, text: str,
                now: float) -> MessageEvidence:
         tok = self.tok
         s = tok("a", sender)
-        xs = "x:" + s
-        toks = [tok("a", r.address) for r in rcpts]
-        dtoks = [tok("d", r.domain) for r in rcpts]
+        cs, ds, xs, vs, ts, ps = "c:" + s, "d:" + s, "x:" + s, "v:" + s, "t:" + s, "p:" + s
+        rkeys = [self._recipient_keys(r) for r in rcpts]
+        toks = [k.token for k in rkeys]
         ckeys: list[Key] = [("m", s)]
         fkeys: list[Key] = []
-        names = []
-        for r, t, d in zip(rcpts, toks, dtoks, strict=True):
-            ckeys += [("c:" + s, t), ("d:" + s, d), ("o", d), ("oc", t)]
-            fkeys += [("v:" + s, t), ("ov", t)]
-            first, pre = self._name_keys(r)
-            names.append((first, pre))
-            fkeys += [(xs, k) for k in (first, pre) if k]
+        follow: list[Follow] = []  # the centroid of the contact a name key points at
+        for k in rkeys:
+            t, d = k.token, k.domain
+            ckeys += [(cs, t), (ds, d), ("o", d), ("oc", t)]
+            fkeys += [(vs, t), ("ov", t)]
+            if k.first:
+                fkeys.append((xs, k.first))
+                follow.append(((xs, k.first), "f", vs))
+            if k.prefix:
+                fkeys.append((xs, k.prefix))
+                follow.append(((xs, k.prefix), "f", vs))
         pairs = _pairs(toks)
-        pair_keys = [("p:" + s, self._pair(toks[i], toks[j])) for i, j in pairs]
+        pair_keys = [(ps, p) for p in self._pair_tokens(toks, pairs)]
         ckeys += pair_keys
         subject_key = thread_subject(subject)
         thread = tok("t", subject_key) if subject_key else ""
+        on_keys: list[Key] = []
         if thread:
-            fkeys.append(("t:" + s, thread))
-            fkeys += [("t:" + s, tok("t", f"{subject_key}\0{r.address}")) for r in rcpts]
-        counters, fields = self.store.lookup(ckeys, fkeys)
+            on_keys = [(ts, t) for t in tok.many("t", [f"{subject_key}\0{r.address}" for r in rcpts])]
+            fkeys.append((ts, thread))
+            fkeys += on_keys
+        counters, fields = self.store.lookup(ckeys, fkeys, follow)
         vector = textvec.text_vector(subject, text)
         words = frozenset(textvec._WORD.findall((subject + " " + text[:textvec.MAX_CHARS]).lower()))
-        sender_entry = self._alive(counters.get(("m", s)), now)
+        alive, alive_ref = self._alive, self._alive_ref
+        sender_entry = alive(counters.get(("m", s)), now)
         evidence = MessageEvidence(
             sender=sender, now=now, half_life=self.half_life,
             sender_messages=sender_entry.count if sender_entry else 0.0,
             recipients=[], vector=vector, words=words,
             text=(subject + "\n" + text[:textvec.MAX_CHARS]).lower(),
             thread=thread, subject_key=subject_key,
-            thread_known=bool(thread and ("t:" + s, thread) in fields))
-        for r, t, d, (first, pre) in zip(rcpts, toks, dtoks, names, strict=True):
-            ev = RecipientEvidence(rcpt=r, token=t, internal=r.domain in self.local_domains)
-            ev.contact = self._alive(counters.get(("c:" + s, t)), now)
-            ev.domain_sender = self._alive(counters.get(("d:" + s, d)), now)
-            ev.domain_org = self._alive(counters.get(("o", d)), now)
-            ev.org_contact = self._alive(counters.get(("oc", t)), now)
-            if first:
-                ev.same_first = self._alive_ref(fields.get((xs, first)), now, own=t)
-            if pre:
-                ev.same_prefix = self._alive_ref(fields.get((xs, pre)), now, own=t)
+            thread_known=bool(thread and (ts, thread) in fields))
+        cget, fget = counters.get, fields.get
+        unresolved: list[tuple[RecipientEvidence, str]] = []  # contacts whose centroid is still wanted
+        for n, (r, k) in enumerate(zip(rcpts, rkeys, strict=True)):
+            t, d = k.token, k.domain
+            ev = RecipientEvidence(rcpt=r, token=t, internal=k.internal)
+            ev.contact = alive(cget((cs, t)), now)
+            ev.domain_sender = alive(cget((ds, d)), now)
+            ev.domain_org = alive(cget(("o", d)), now)
+            ev.org_contact = alive(cget(("oc", t)), now)
+            if k.first:
+                ev.same_first = alive_ref(fget((xs, k.first)), now, own=t)
+            if k.prefix:
+                ev.same_prefix = alive_ref(fget((xs, k.prefix)), now, own=t)
             if thread:
-                ev.on_thread = ("t:" + s, tok("t", f"{subject_key}\0{r.address}")) in fields
-            raw = fields.get(("v:" + s, t))
+                ev.on_thread = on_keys[n] in fields
+            raw = fget((vs, t))
             ev.vector = textvec.unpack(raw) if raw and ev.contact else None
-            raw = fields.get(("ov", t))
+            raw = fget(("ov", t))
             ev.org_vector = textvec.unpack(raw) if raw else None
+            ref = _strongest([ev.same_first, ev.same_prefix])
+            if ref is not None:
+                raw = fget((vs, ref.token))
+                if raw is None:  # not followed (or gone): the next round trip asks for it
+                    unresolved.append((ev, ref.token))
+                else:
+                    ev.resembled_vector = textvec.unpack(raw)
             evidence.recipients.append(ev)
-        for (i, j), key in zip(pairs, pair_keys, strict=True):
-            entry = self._alive(counters.get(key), now)
-            w = entry.weight_at(now, self.half_life) if entry else 0.0
-            evidence.recipients[i].ties.append(w)
-            evidence.recipients[j].ties.append(w)
-        self._near_misses(s, evidence)
+        if pairs:
+            recipients, h = evidence.recipients, self.half_life
+            for (i, j), key in zip(pairs, pair_keys, strict=True):
+                entry = cget(key)  # most pairs were never mailed together: no call for those
+                entry = alive(entry, now) if entry is not None else None
+                w = entry.weight_at(now, h) if entry else 0.0
+                recipients[i].ties.append(w)
+                recipients[j].ties.append(w)
+        self._near_misses(s, evidence, unresolved)
         if any(ref is not None and ref.name for ev in evidence.recipients
                for ref in (ev.same_first, ev.same_prefix, ev.near_contact, ev.near_org_contact)):
             evidence.word_tokens = frozenset(self.tok("w", w) for w in words if w.isalpha())
         return evidence
 
-    def _near_misses(self, s: str, evidence: MessageEvidence) -> None:
-        """Later round trips, only for what the sender does not know: which unknown recipient
-        or domain is almost a known one, and the centroids of the contacts recipients resemble.
+    def _near_misses(self, s: str, evidence: MessageEvidence,
+                     unresolved: list[tuple[RecipientEvidence, str]]) -> None:
+        """One more round trip, only for what the sender does not know: which unknown recipient
+        or domain is almost a known one (and any resembled contact's centroid the first round
+        trip did not bring, which with the follows above is none).
 
         Near-miss keys of addresses live in the organisation index only (one entry per address,
         not per sender and address, which keeps a store of a million pairs small); whether the
-        resembled address is this sender's contact is a third look-up of just those tokens.
+        resembled address is this sender's contact comes in the same round trip, by following
+        each index entry found to the sender's counter of the address it names.
         """
-        xs = "x:" + s
+        xs, cs = "x:" + s, "c:" + s
         fkeys: list[Key] = []
+        follow: list[Follow] = []
         wanted: list[tuple[RecipientEvidence, list[str], list[str]]] = []
         for ev in evidence.recipients:
             local = self._local_keys(ev.rcpt) if ev.contact is None else []
             domain = (self._domain_keys(ev.rcpt.domain)
                       if ev.domain_sender is None and not ev.internal else [])
-            fkeys += [("xo", k) for k in local]
+            if not local and not domain:
+                continue
+            for k in local:
+                fkeys.append(("xo", k))
+                follow.append((("xo", k), "c", cs))
             fkeys += [(b, k) for k in domain for b in (xs, "xo")]
-            for ref in (ev.same_first, ev.same_prefix):
-                if ref is not None:
-                    fkeys.append(("v:" + s, ref.token))
             wanted.append((ev, local, domain))
+        fkeys += [("v:" + s, token) for _, token in unresolved]
         if not fkeys:
             return
-        fields = self.store.lookup([], fkeys)[1]
+        mine, fields = self.store.lookup([], fkeys, follow)
+        for ev, token in unresolved:
+            raw = fields.get(("v:" + s, token))
+            ev.resembled_vector = textvec.unpack(raw) if raw else None
         now = evidence.now
-        candidates: dict[int, list[Ref]] = {}
-        for i, (ev, local, domain) in enumerate(wanted):
+        for ev, local, domain in wanted:
             refs = {ref.token: ref for ref in (self._alive_ref(fields.get(("xo", k)), now, own=ev.token)
                                                for k in local) if ref is not None}
-            candidates[i] = list(refs.values())
             own_domain = self.tok("d", ev.rcpt.domain)
             ev.near_domain = _strongest(self._alive_ref(fields.get((b, k)), now, own=own_domain)
                                         for k in domain for b in (xs, "xo"))
-            ref = _strongest([ev.same_first, ev.same_prefix])
-            raw = fields.get(("v:" + s, ref.token)) if ref else None
-            ev.resembled_vector = textvec.unpack(raw) if raw else None
-        tokens = sorted({ref.token for refs in candidates.values() for ref in refs})
-        if not tokens:
-            return
-        mine = self.store.lookup([("c:" + s, t) for t in tokens], [])[0]
-        for i, refs in candidates.items():
-            ev = wanted[i][0]
+            if not refs:
+                continue
             own = []
-            for ref in refs:
-                entry = self._alive(mine.get(("c:" + s, ref.token)), now)
+            for ref in refs.values():
+                entry = self._alive(mine.get((cs, ref.token)), now)
                 if entry is not None:
                     own.append(Ref(ref.token, entry.weight, entry.last, ref.name))
             ev.near_contact = _strongest(own)
-            ev.near_org_contact = _strongest(refs) if not own else None
+            ev.near_org_contact = _strongest(refs.values()) if not own else None
 
     # -- learning ------------------------------------------------------------------------------
     def learn(self, evidence: MessageEvidence, at: float | None = None) -> None:
@@ -350,12 +419,12 @@ class RecipientHistory:
                     dref = Ref(d, after.weight, at).pack()
                     puts += [(bucket, k, dref) for k in self._domain_keys(r.domain)]
         if evidence.thread:
-            subject_key_tokens = [self.tok("t", f"{evidence.subject_key}\0{ev.rcpt.address}")
-                                  for ev in evidence.recipients]
+            subject_key_tokens = self.tok.many("t", [f"{evidence.subject_key}\0{ev.rcpt.address}"
+                                                     for ev in evidence.recipients])
             puts.append(("t:" + s, evidence.thread, b"1"))
             puts += [("t:" + s, k, b"1") for k in subject_key_tokens]
         toks = [ev.token for ev in evidence.recipients]
-        bumps += [("p:" + s, self._pair(toks[i], toks[j])) for i, j in _pairs(toks)]
+        bumps += [("p:" + s, p) for p in self._pair_tokens(toks, _pairs(toks))]
         with self.store.batch():  # one transaction (SQLite): counters and index agree after a crash
             self.store.bump(bumps, at, h)
             self.store.put(puts, at)

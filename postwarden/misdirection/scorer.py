@@ -63,8 +63,9 @@ def score_message(history: RecipientHistory, weights: Weights, evidence: Message
     out: list[RecipientScore] = []
     for ev, row, p in zip(evidence.recipients, x, scores, strict=True):
         contrib = weights.contributions(row)
-        order = np.argsort(-contrib)
-        pairs = [(NAMES[i], float(contrib[i])) for i in order if row[i] != 0 and abs(contrib[i]) >= 0.05]
+        values, shares = row.tolist(), contrib.tolist()  # Python floats: indexing numpy per item is slow
+        pairs = [(NAMES[i], shares[i]) for i in np.argsort(-contrib).tolist()
+                 if values[i] != 0 and abs(shares[i]) >= 0.05]
         problem = (invalid or {}).get(ev.rcpt.address, "")
         if problem:
             out.append(RecipientScore(ev.rcpt.address, 1.0, True, [("undeliverable", 10.0)], "",

@@ -35,6 +35,11 @@ def _slot(word: str) -> tuple[int, float]:
 
 
 _CACHE: dict[str, tuple[int, float]] = {}
+_LOGS = [np.float64(0.0), *(np.log(k) for k in range(1, 2048))]  # np.log(n) without a NumPy call
+
+
+def _log(n: int) -> np.float64:
+    return _LOGS[n] if n < len(_LOGS) else np.log(n)
 
 
 @lru_cache(maxsize=64)
@@ -50,13 +55,20 @@ def text_vector(subject: str, text: str) -> np.ndarray:
         if word not in STOP:
             counts[word] = counts.get(word, 0) + 1
     vec = np.zeros(DIM, dtype=np.float32)
+    slots, values = [], []
     for word, n in counts.items():
         slot = _CACHE.get(word)
         if slot is None:
             slot = _slot(word)
             if len(_CACHE) < 200_000:
                 _CACHE[word] = slot
-        vec[slot[0]] += slot[1] * (1.0 + np.log(n))
+        slots.append(slot[0])
+        values.append(slot[1] * (1.0 + _log(n)))
+    if len(set(slots)) == len(slots):  # no two words share a slot: one assignment, the same float32s
+        vec[slots] = values
+    else:
+        for slot, value in zip(slots, values, strict=True):
+            vec[slot] += value
     norm = float(np.linalg.norm(vec))
     return vec / norm if norm > 0 else vec
 
@@ -70,5 +82,6 @@ def unpack(data: bytes) -> np.ndarray:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    # sqrt(x.dot(x)) is what np.linalg.norm computes for a 1-D vector, without its checks.
+    na, nb = float(np.sqrt(a.dot(a))), float(np.sqrt(b.dot(b)))
     return float(a @ b) / (na * nb) if na > 0 and nb > 0 else 0.0

@@ -21,6 +21,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 Key = tuple[str, str]
+Follow = tuple[Key, str, str]  # (reference field, "c" or "f", bucket of what it names)
+REF_OFFSET = 16  # a reference field: 16 bytes of the caller's, the member's name, NUL, the caller's
+
+
+def referenced(value: bytes) -> str:
+    """The member a reference field names (see ``HistoryStore.lookup``'s ``follow``)."""
+    end = value.find(b"\0", REF_OFFSET)
+    return value[REF_OFFSET:end if end >= 0 else len(value)].decode()
 
 
 class StoreError(Exception):
@@ -81,6 +89,15 @@ class HistoryStore(abc.ABC):
         """Delete counters last bumped and fields last written before ``before``; return how many."""
 
     @abc.abstractmethod
+    def export(self) -> Iterator[tuple[str, str, Entry | None, bytes, float]]:
+        """Every counter as (bucket, member, entry, b"", 0.0) and every field as (bucket, field,
+        None, value, written): a copy of the history, to move it to another backend."""
+
+    @abc.abstractmethod
+    def restore(self, rows: Iterable[tuple[str, str, Entry | None, bytes, float]]) -> int:
+        """Write rows in ``export``'s shape as they are (no decay, no bumping); return how many."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
 
@@ -89,7 +106,24 @@ class HistoryStore(abc.ABC):
         """Group many writes (an import); backends with transactions make it one."""
         yield
 
-    def lookup(self, counter_keys: Sequence[Key],
-               field_keys: Sequence[Key]) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
-        """Counters and fields together; backends with a network override it with one round trip."""
-        return self.counters(counter_keys), self.get(field_keys)
+    def lookup(self, counter_keys: Sequence[Key], field_keys: Sequence[Key],
+               follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
+        """Counters and fields together, and what reference fields point at, in one round trip.
+
+        ``follow`` holds (source, kind, bucket): when the field ``source`` exists, its value is
+        a reference (``referenced``) and the counter (kind "c") or field (kind "f") of that
+        member in ``bucket`` is looked up as well and returned with the others. A look-up that
+        needs what another look-up finds thus costs no second round trip. Backends override
+        this with one statement or one script call; this reference version makes several.
+        """
+        counters, fields = self.counters(counter_keys), self.get(field_keys)
+        wanted: dict[str, list[Key]] = {"c": [], "f": []}
+        for source, kind, bucket in follow:
+            value = fields.get(source)
+            if value is None:
+                value = self.get([source]).get(source)
+            if value is not None:
+                wanted[kind].append((bucket, referenced(value)))
+        counters.update(self.counters(wanted["c"]))
+        fields.update(self.get(wanted["f"]))
+        return counters, fields

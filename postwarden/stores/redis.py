@@ -7,16 +7,21 @@ so the read-decay-write of every counter in one message is atomic on the server 
 nodes never lose an update. Every write refreshes the bucket's TTL to the configured horizon, so
 Redis itself forgets senders and contacts nobody used for that long; ``purge`` additionally
 removes stale members of live buckets.
+
+A look-up is one Lua script call (``LOOKUP_LUA``): every bucket's HMGET and every followed
+reference in one round trip, answered as one packed string. The keys of one call span many
+hashes, so this needs a single Redis server (or a proxy that keeps a script's keys together),
+not Redis Cluster, which the store never supported.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import redis
 
-from postwarden.stores.base import Entry, HistoryStore, Key, StoreError
+from postwarden.stores.base import Entry, Follow, HistoryStore, Key, StoreError
 
 # KEYS: hash keys; ARGV: at, half_life, ttl, then one member per key.
 BUMP_LUA = """
@@ -46,7 +51,90 @@ return #KEYS
 """
 
 
+# KEYS: one hash per group (a follow group: the hash of its reference fields, then the hash
+# followed into). ARGV[1]: each group's kind ("c", "f", "c>" or "f>") and how many members, as
+# words; ARGV[2]: every member's length (4 bytes each); ARGV[3]: the members, end to end. Three
+# arguments rather than one per member: the client's command packing costs a step per argument.
+# The reply is one string: the number of values, each value's length (-1 when absent), then the
+# values end to end; a follow group gives per member either -1 or the name found and then the
+# value it names. Lengths are packed and unpacked a slice at a time, not one call per value: one
+# bulk reply parses in microseconds, where an array of 150 replies costs the client a parse step
+# each, and the script's own work is mostly these calls.
+LOOKUP_LUA = """
+local SLICE = 2000  -- values per struct call: unpack() and struct return through the C stack
+local function unpack_sizes(data, count)
+    local sizes = {}
+    for first = 0, count - 1, SLICE do
+        local n = math.min(count - first, SLICE)
+        local got = {struct.unpack('>' .. string.rep('I4', n), data, 4 * first + 1)}
+        for i = 1, n do sizes[first + i] = got[i] end
+    end
+    return sizes
+end
+local spec, total = {}, 0
+for word in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = word end
+for g = 2, #spec, 2 do total = total + tonumber(spec[g]) end
+local sizes, data = unpack_sizes(ARGV[2], total), ARGV[3]
+local lens, vals, k, m, pos = {}, {}, 1, 0, 1
+local function put(v)
+    if v then
+        lens[#lens + 1] = #v
+        vals[#vals + 1] = v
+    else
+        lens[#lens + 1] = -1
+    end
+end
+for g = 1, #spec, 2 do
+    local kind, n = spec[g], tonumber(spec[g + 1])
+    local key, target = KEYS[k], nil
+    if kind == 'c>' or kind == 'f>' then target = KEYS[k + 1]; k = k + 2 else k = k + 1 end
+    for first = 0, n - 1, SLICE do
+        local members = {}
+        for j = 1, math.min(n - first, SLICE) do
+            m = m + 1
+            members[j] = string.sub(data, pos, pos + sizes[m] - 1)
+            pos = pos + sizes[m]
+        end
+        local values = redis.call('HMGET', key, unpack(members))
+        if target then  -- the names: after the 8-byte write stamp and 16 more bytes
+            local names, found = {}, {}
+            for j = 1, #members do
+                local v = values[j]
+                if v then
+                    local stop = string.find(v, '\\0', 25, true)
+                    names[j] = string.sub(v, 25, (stop or (#v + 1)) - 1)
+                    found[#found + 1] = names[j]
+                end
+            end
+            local named = #found > 0 and redis.call('HMGET', target, unpack(found)) or {}
+            local i = 0
+            for j = 1, #members do
+                if names[j] then
+                    i = i + 1
+                    put(names[j])
+                    put(named[i])
+                else
+                    put(false)
+                end
+            end
+        else
+            for j = 1, #members do put(values[j]) end
+        end
+    end
+end
+local header = {struct.pack('>I4', #lens)}
+for first = 1, #lens, SLICE do
+    local last = math.min(#lens, first + SLICE - 1)
+    header[#header + 1] = struct.pack('>' .. string.rep('i4', last - first + 1), unpack(lens, first, last))
+end
+return table.concat(header) .. table.concat(vals)
+"""
+_LENGTH = struct.Struct(">i")
 _STAMP = struct.Struct("<d")  # each field value starts with the time it was written, for purge
+
+
+def _encode(entry: Entry) -> bytes:
+    return b"%.17g %d %.17g" % (entry.weight, entry.count, entry.last)
 
 
 def _entry(raw: bytes) -> Entry:
@@ -66,6 +154,7 @@ class RedisStore(HistoryStore):
         except (redis.RedisError, ValueError) as exc:
             raise StoreError(f"{url}: cannot reach Redis: {exc}") from None
         self._bump = self.client.register_script(BUMP_LUA)
+        self._lookup = self.client.register_script(LOOKUP_LUA)
 
     def _ckey(self, bucket: str) -> str:
         return f"{self.prefix}c:{bucket}"
@@ -100,25 +189,60 @@ class RedisStore(HistoryStore):
             groups.setdefault(bucket, []).append(member)
         return groups
 
-    def lookup(self, counter_keys: Sequence[Key],
-               field_keys: Sequence[Key]) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
-        cgroups, fgroups = self._grouped(counter_keys), self._grouped(field_keys)
-        pipe = self.client.pipeline(transaction=False)
-        for bucket, members in cgroups.items():
-            pipe.hmget(self._ckey(bucket), members)
-        for bucket, fields in fgroups.items():
-            pipe.hmget(self._fkey(bucket), fields)
-        results = iter(pipe.execute()) if cgroups or fgroups else iter(())
+    def lookup(self, counter_keys: Sequence[Key], field_keys: Sequence[Key],
+               follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
+        """Every key and every followed reference in one round trip: one script call, one reply."""
+        groups: list[tuple[str, str, list[str], str]] = [  # (kind, bucket, members, bucket followed into)
+            *(("c", b, m, "") for b, m in self._grouped(counter_keys).items()),
+            *(("f", b, m, "") for b, m in self._grouped(field_keys).items())]
+        followed: dict[tuple[str, str, str], list[str]] = {}
+        for (source, field), kind, target in follow:
+            followed.setdefault((kind + ">", source, target), []).append(field)
+        groups += [(kind, b, m, target) for (kind, b, target), m in followed.items()]
         counters: dict[Key, Entry] = {}
-        for bucket, members in cgroups.items():
-            for member, raw in zip(members, next(results), strict=True):
-                if raw is not None:
-                    counters[(bucket, member)] = _entry(raw)
         fields_out: dict[Key, bytes] = {}
-        for bucket, fields in fgroups.items():
-            for field, raw in zip(fields, next(results), strict=True):
-                if raw is not None:
-                    fields_out[(bucket, field)] = bytes(raw[_STAMP.size:])
+        if not groups:
+            return counters, fields_out
+        keys: list[str] = []
+        spec: list[str] = []
+        encoded: list[bytes] = []
+        for kind, bucket, members, target in groups:
+            keys.append(self._ckey(bucket) if kind == "c" else self._fkey(bucket))
+            if target:
+                keys.append(self._ckey(target) if kind == "c>" else self._fkey(target))
+            spec += [kind, str(len(members))]
+            encoded += [m.encode() for m in members]
+        lengths = struct.pack(f">{len(encoded)}I", *map(len, encoded))
+        raw = self._lookup(keys=keys, args=[" ".join(spec), lengths, b"".join(encoded)])
+        (count,) = _LENGTH.unpack_from(raw, 0)
+        sizes = iter(struct.unpack_from(f">{count}i", raw, 4))
+        pos = 4 + 4 * count
+
+        def value() -> bytes | None:
+            nonlocal pos
+            size = next(sizes)
+            if size < 0:
+                return None
+            pos += size
+            return raw[pos - size:pos]
+
+        for kind, bucket, members, target in groups:
+            for member in members:
+                found = value()
+                if found is None:
+                    continue
+                if kind == "c":
+                    counters[(bucket, member)] = _entry(found)
+                elif kind == "f":
+                    fields_out[(bucket, member)] = found[_STAMP.size:]
+                else:
+                    name, found = found.decode(), value()
+                    if found is None:
+                        continue
+                    if kind == "c>":
+                        counters[(target, name)] = _entry(found)
+                    else:
+                        fields_out[(target, name)] = found[_STAMP.size:]
         return counters, fields_out
 
     def counters(self, keys: Sequence[Key]) -> dict[Key, Entry]:
@@ -143,6 +267,38 @@ class RedisStore(HistoryStore):
             if stale:
                 removed += self.client.hdel(key, *stale)
         return removed
+
+    def export(self) -> Iterator[tuple[str, str, Entry | None, bytes, float]]:
+        skip = len(self.prefix) + 2
+        for key in self.client.scan_iter(match=f"{self.prefix}[cf]:*", count=1000):
+            bucket, counter = key[skip:].decode(), key[len(self.prefix):].startswith(b"c:")
+            for member, raw in self.client.hgetall(key).items():
+                if counter:
+                    yield bucket, member.decode(), _entry(raw), b"", 0.0
+                else:
+                    yield bucket, member.decode(), None, bytes(raw[_STAMP.size:]), _STAMP.unpack_from(raw)[0]
+
+    def restore(self, rows: Iterable[tuple[str, str, Entry | None, bytes, float]]) -> int:
+        """Pipelined in slices, so a store of millions of rows copies in minutes."""
+        pipe = self.client.pipeline(transaction=False)
+        done = 0
+        touched: set[str] = set()
+        for bucket, member, entry, value, at in rows:
+            if entry is not None:
+                key = self._ckey(bucket)
+                pipe.hset(key, member, _encode(entry))
+            else:
+                key = self._fkey(bucket)
+                pipe.hset(key, member, _STAMP.pack(at) + value)
+            touched.add(key)
+            done += 1
+            if done % 10_000 == 0:
+                pipe.execute()
+        if self.ttl > 0:
+            for key in touched:
+                pipe.expire(key, self.ttl)
+        pipe.execute()
+        return done
 
     def close(self) -> None:
         self.client.close()

@@ -10,17 +10,22 @@ learning is acceptable, a corrupt history is not.
 
 A pool rather than one connection per thread: libmilter starts a thread per SMTP connection,
 so per-thread connections would pile up; the pool holds as many as were ever used at once.
+
+A look-up is one statement for up to 200 buckets (``_statement``); it uses SQLite's ``json_each``,
+built in since SQLite 3.38 and part of the common builds before it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring_ascii
 
-from postwarden.stores.base import Entry, HistoryStore, Key, StoreError
+from postwarden.stores.base import REF_OFFSET, Entry, Follow, HistoryStore, Key, StoreError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -47,8 +52,72 @@ ON CONFLICT (bucket, member) DO UPDATE SET
 PUT = ("INSERT INTO fields (bucket, field, value, at) VALUES (?, ?, ?, ?) "
        "ON CONFLICT (bucket, field) DO UPDATE SET value = excluded.value, at = excluded.at")
 CACHE_KIB = 256 * 1024  # page cache per connection (SQLite allocates it only as pages are read)
-CHUNK = 400  # keys per SELECT: well under SQLite's 32766 host parameters
-UNION = 40  # SELECTs per statement (SQLite allows 500 terms in a compound SELECT)
+# Read pages in place (memory-mapped) rather than copying each into the page cache: a look-up
+# touches ~150 random pages. SQLite caps this at its compile-time maximum (2 GiB in common
+# builds); pages past it are read as before.
+MMAP_BYTES = 1 << 34
+MAX_BUCKETS = 200  # buckets per statement: SQLite allows 500 terms in a compound SELECT
+
+
+def _grouped(keys: Iterable[Key]) -> dict[str, list[str]]:
+    """Members per bucket, each once (recipients share domains): one seek per distinct key."""
+    groups: dict[str, dict[str, None]] = {}
+    for bucket, member in keys:
+        groups.setdefault(bucket, {})[member] = None
+    return {bucket: list(members) for bucket, members in groups.items()}
+
+
+# The member a reference field's value names (base.referenced): its bytes from offset 16 to a NUL.
+_REF_TAIL = f"substr(x.value, {REF_OFFSET + 1})"
+_REFERENCED = (f"CAST(CASE instr({_REF_TAIL}, x'00') WHEN 0 THEN {_REF_TAIL} "
+               f"ELSE substr({_REF_TAIL}, 1, instr({_REF_TAIL}, x'00') - 1) END AS TEXT)")
+_TERMS = {  # {m} drives each term: one primary-key seek per member, no temporary index
+    "c": "SELECT {g}, t.member, t.weight, t.count, t.last, NULL FROM {m} "
+         "CROSS JOIN counters t ON t.bucket = ?{p} AND t.member = j.value",
+    "f": "SELECT {g}, t.field, NULL, NULL, NULL, t.value FROM {m} "
+         "CROSS JOIN fields t ON t.bucket = ?{p} AND t.field = j.value",
+    "c>": "SELECT {g}, t.member, t.weight, t.count, t.last, NULL FROM {m} "
+          "CROSS JOIN fields x ON x.bucket = ?{p} AND x.field = j.value "
+          f"CROSS JOIN counters t ON t.bucket = ?{{r}} AND t.member = {_REFERENCED}",
+    "f>": "SELECT {g}, t.field, NULL, NULL, NULL, t.value FROM {m} "
+          "CROSS JOIN fields x ON x.bucket = ?{p} AND x.field = j.value "
+          f"CROSS JOIN fields t ON t.bucket = ?{{r}} AND t.field = {_REFERENCED}",
+}
+
+
+def _json_list(members: list[str]) -> str:
+    """``json.dumps(members)`` without the encoder object's per-call set-up (a dozen a message)."""
+    return "[" + ",".join(map(encode_basestring_ascii, members)) + "]"
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(kinds: tuple[tuple[str, int], ...]) -> str:
+    """One SELECT for every group of a look-up, the members of each passed as one JSON array.
+
+    Why JSON: the statement's text then depends only on the kinds of its groups, not on how many
+    members each has, so the few texts a message produces stay prepared in the connection's
+    statement cache, and a look-up of 150 keys is one execute and one fetch. In each term
+    ``json_each`` drives a loop of primary-key seeks (CROSS JOIN fixes that order, so no
+    temporary index is built); a follow term (kind "c>" or "f>") joins each reference field
+    found to the entry it names. The first column, the group number, says which bucket a row
+    came from without sending the bucket back. Parameters per group: bucket, members, and for a
+    follow term the bucket followed into.
+
+    Each kind comes with a count: 0 for the JSON array, else that many members as parameters of
+    their own, for members JSON cannot carry into SQLite (a NUL character, which plain mode's
+    thread keys have).
+    """
+    terms, n = [], 1
+    for g, (kind, explicit) in enumerate(kinds):
+        if explicit:
+            rows = ", ".join(f"(?{n + 1 + i})" for i in range(explicit))
+            members = f"(SELECT column1 AS value FROM (VALUES {rows})) j"
+        else:
+            members = f"json_each(?{n + 1}) j"
+        width = explicit or 1
+        terms.append(_TERMS[kind].format(g=g, m=members, p=n, r=n + 1 + width))
+        n += 1 + width + (1 if kind.endswith(">") else 0)
+    return " UNION ALL ".join(terms)
 
 
 class SqliteStore(HistoryStore):
@@ -76,6 +145,8 @@ class SqliteStore(HistoryStore):
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # the default 2 MiB thrashes on large histories
+        if not self._memory:
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         self._all.append(conn)
         return conn
 
@@ -129,37 +200,50 @@ class SqliteStore(HistoryStore):
         self._write(PUT, [(bucket, field, sqlite3.Binary(value), float(at))
                           for bucket, field, value in items])
 
-    def _select(self, table: str, column: str, cols: str, keys: Sequence[Key]) -> list[tuple]:
-        """All keys in one statement: a UNION ALL of ``bucket = ? AND member IN (...)``, each
-        a range scan of the primary key (one statement saves a round of Python overhead per
-        bucket)."""
-        groups: dict[str, list[str]] = {}
-        for bucket, member in keys:
-            groups.setdefault(bucket, []).append(member)
-        parts: list[str] = []
-        params: list[str] = []
-        for bucket, members in groups.items():
-            unique = list(dict.fromkeys(members))
-            for start in range(0, len(unique), CHUNK):
-                chunk = unique[start:start + CHUNK]
-                parts.append(f"SELECT bucket, {column}, {cols} FROM {table} WHERE bucket = ? "
-                             f"AND {column} IN ({','.join('?' * len(chunk))})")
-                params += [bucket, *chunk]
-        rows: list[tuple] = []
+    def lookup(self, counter_keys: Sequence[Key], field_keys: Sequence[Key],
+               follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
+        """Counters, fields and followed references in one statement (see ``_statement``)."""
+        groups: list[tuple[str, str, list[str], str]] = [  # (kind, bucket, members, bucket followed into)
+            *(("c", b, m, "") for b, m in _grouped(counter_keys).items()),
+            *(("f", b, m, "") for b, m in _grouped(field_keys).items())]
+        followed: dict[tuple[str, str, str], list[str]] = {}
+        for (source, field), kind, target in follow:
+            followed.setdefault((kind + ">", source, target), []).append(field)
+        groups += [(kind, b, m, target) for (kind, b, target), m in followed.items()]
+        counters: dict[Key, Entry] = {}
+        fields: dict[Key, bytes] = {}
+        if not groups:
+            return counters, fields
         with self._use() as conn:
-            for start in range(0, len(parts), UNION):
-                sql = " UNION ALL ".join(parts[start:start + UNION])
-                count = sum(p.count("?") for p in parts[start:start + UNION])
-                rows.extend(conn.execute(sql, params[:count]).fetchall())
-                params = params[count:]
-        return rows
+            for start in range(0, len(groups), MAX_BUCKETS):
+                part = groups[start:start + MAX_BUCKETS]
+                params: list[str] = []
+                kinds: list[tuple[str, int]] = []
+                for kind, bucket, members, target in part:
+                    if any("\0" in m for m in members):
+                        kinds.append((kind, len(members)))
+                        params += [bucket, *members, *((target,) if target else ())]
+                    else:
+                        kinds.append((kind, 0))
+                        params += [bucket, _json_list(members), *((target,) if target else ())]
+                rows = conn.execute(_statement(tuple(kinds)), params).fetchall()
+                for group, member, weight, count, last, value in rows:
+                    kind, bucket, _, target = part[group]
+                    if kind == "c":
+                        counters[(bucket, member)] = Entry(weight, count, last)
+                    elif kind == "f":
+                        fields[(bucket, member)] = value
+                    elif kind == "c>":
+                        counters[(target, member)] = Entry(weight, count, last)
+                    else:
+                        fields[(target, member)] = value
+        return counters, fields
 
     def counters(self, keys: Sequence[Key]) -> dict[Key, Entry]:
-        return {(b, m): Entry(w, n, t)
-                for b, m, w, n, t in self._select("counters", "member", "weight, count, last", keys)}
+        return self.lookup(keys, ())[0]
 
     def get(self, keys: Sequence[Key]) -> dict[Key, bytes]:
-        return {(b, f): bytes(v) for b, f, v in self._select("fields", "field", "value", keys)}
+        return self.lookup((), keys)[1]
 
     def members(self, bucket: str) -> dict[str, Entry]:
         with self._use() as conn:
@@ -172,6 +256,25 @@ class SqliteStore(HistoryStore):
             removed = conn.execute("DELETE FROM counters WHERE last < ?", (before,)).rowcount
             removed += conn.execute("DELETE FROM fields WHERE at < ?", (before,)).rowcount
         return removed
+
+    def export(self) -> Iterator[tuple[str, str, Entry | None, bytes, float]]:
+        with self._use() as conn:
+            for b, m, w, n, t in conn.execute("SELECT bucket, member, weight, count, last FROM counters"):
+                yield b, m, Entry(w, n, t), b"", 0.0
+            for b, f, v, t in conn.execute("SELECT bucket, field, value, at FROM fields"):
+                yield b, f, None, bytes(v), t
+
+    def restore(self, rows: Iterable[tuple[str, str, Entry | None, bytes, float]]) -> int:
+        counters, fields = [], []
+        for bucket, member, entry, value, at in rows:
+            if entry is not None:
+                counters.append((bucket, member, entry.weight, entry.count, entry.last))
+            else:
+                fields.append((bucket, member, sqlite3.Binary(value), at))
+        with self.batch(), self._use() as conn:
+            conn.executemany("INSERT OR REPLACE INTO counters VALUES (?, ?, ?, ?, ?)", counters)
+            conn.executemany("INSERT OR REPLACE INTO fields VALUES (?, ?, ?, ?)", fields)
+        return len(counters) + len(fields)
 
     def connections(self) -> int:
         """How many connections the pool opened (at most the concurrency it has seen)."""

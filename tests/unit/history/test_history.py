@@ -83,8 +83,8 @@ def test_send_anyway_marks_are_per_message_fingerprint(history):
     assert history.marked("bob@example.com", fp) is None
 
 
-def test_a_thread_remembers_who_was_on_it():
-    h = RecipientHistory(SqliteStore(":memory:"), "history-test-secret-0123456789", 30, 365)
+def test_a_thread_remembers_who_was_on_it(history):
+    h = history
     h.learn(h.lookup("alice@example.com", [Recipient("john@acme.com")], "Gas contract", "t", T0))
     ev = h.lookup("alice@example.com", [Recipient("john@acme.com"), Recipient("eve@other.org")],
                   "RE: Fw: gas  contract", "t", T0 + 60)

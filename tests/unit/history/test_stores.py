@@ -63,9 +63,9 @@ def test_lookup_answers_counters_and_fields_together(store):
 
 
 def test_many_keys_in_one_lookup(store):
-    keys = [("c:big", f"m{i}") for i in range(1000)]
+    keys = [("c:big", f"m{i}") for i in range(2500)]
     store.bump(keys, at=1.0, half_life=0)
-    assert len(store.counters([*keys, ("c:big", "absent")])) == 1000
+    assert len(store.counters([*keys, ("c:big", "absent")])) == 2500
 
 
 def test_purge_forgets_what_was_not_used_since(store):
@@ -151,3 +151,54 @@ def test_a_failed_sqlite_batch_writes_nothing(tmp_path):
         raise RuntimeError("crash in the middle of learning a message")
     assert s.counters([("c:a", "b")]) == {} and s.get([("x:a", "k")]) == {}
     s.close()
+
+
+def test_lookup_follows_reference_fields_to_what_they_name(store):
+    """A similarity index entry names a contact: its counter and centroid come in the same call."""
+    head = b"\x01" * 16  # the caller's bytes before the name (a weight and a time)
+    store.bump([("c:a", "bob"), ("c:a", "carol")], at=1.0, half_life=0)
+    store.put([("x:a", "first", head + b"bob\0smith"), ("x:a", "prefix", head + b"carol"),
+               ("x:a", "gone", head + b"dave\0"), ("v:a", "bob", b"centroid")], at=1.0)
+    follow = [(("x:a", k), kind, bucket) for k in ("first", "prefix", "gone", "absent")
+              for kind, bucket in (("c", "c:a"), ("f", "v:a"))]
+    counters, fields = store.lookup([("c:a", "nobody")], [("x:a", "first")], follow)
+    assert counters == {("c:a", "bob"): Entry(1.0, 1, 1.0), ("c:a", "carol"): Entry(1.0, 1, 1.0)}
+    assert fields == {("x:a", "first"): head + b"bob\0smith", ("v:a", "bob"): b"centroid"}
+
+
+def test_a_lookup_spanning_more_buckets_than_one_statement_holds(store):
+    keys = [(f"c:s{i}", "m") for i in range(450)]
+    store.bump(keys, at=1.0, half_life=0)
+    assert set(store.lookup(keys, [("f:none", "x")])[0]) == set(keys)
+
+
+def test_a_store_copies_to_another_backend_row_for_row(store, tmp_path):
+    store.bump([("c:a", "b"), ("m", "a")], at=5.0, half_life=DAY)
+    store.bump([("c:a", "b")], at=7.0, half_life=DAY)
+    store.put([("v:a", "b", b"\x00\xffbytes")], at=6.0)
+    copy = open_store("sqlite", path=str(tmp_path / "copy.sqlite"))
+    assert copy.restore(store.export()) == 3
+    assert copy.counters([("c:a", "b"), ("m", "a")]) == store.counters([("c:a", "b"), ("m", "a")])
+    assert copy.get([("v:a", "b")]) == {("v:a", "b"): b"\x00\xffbytes"}
+    assert copy.purge(before=6.5) == 2  # the copied field keeps its write time, the counter its last
+    copy.close()
+
+
+def test_a_sqlite_history_copies_into_any_backend(store, tmp_path):
+    source = open_store("sqlite", path=str(tmp_path / "source.sqlite"))
+    source.bump([("c:a", "b")], at=3.0, half_life=DAY)
+    source.put([("x:a", "k", b"ref")], at=4.0)
+    assert store.restore(source.export()) == 2
+    assert store.counters([("c:a", "b")]) == source.counters([("c:a", "b")])
+    assert store.get([("x:a", "k")]) == {("x:a", "k"): b"ref"}
+    source.close()
+
+
+def test_members_with_any_characters_are_found(store):
+    """Plain mode's thread keys hold a NUL, addresses may be non-ASCII: every key comes back."""
+    keys = [("t:a", "gas contract\0john@acme.com"), ("t:a", "plain"), ("c:a", "jürgen@beispiel.de"),
+            ("c:a", 'quote"and\\backslash'), ("c:a", "emoji😀@x.org")]
+    store.bump(keys, at=1.0, half_life=0)
+    store.put([(b, m, b"v") for b, m in keys], at=1.0)
+    assert set(store.counters(keys)) == set(keys)
+    assert set(store.get(keys)) == set(keys)
