@@ -95,6 +95,24 @@ class RecipientEvidence:
     vector: np.ndarray | None = None
     org_vector: np.ndarray | None = None
     invalid: str = ""
+    # organisation-wide evidence, looked up only for recipients the sender never wrote to:
+    org_tie_sender: float = 0.0  # decayed weight of mail (anyone's) that had this sender and it on it
+    org_ties: list[float] = field(default_factory=list)  # same, with each co-recipient
+    name_parts: int = 0  # name parts (3+ letters) of the local part
+    name_parts_unseen: int = 0  # ... that no address known here has
+    # the sender's index under its first name and its prefix: (strongest, runner-up) each, own
+    # entries included, so that learning can keep both; and the runner-up when this contact is
+    # itself the strongest of its name (same_first and same_prefix are then None), so that the
+    # frequent Dan picked instead of the rare one still sees the rare one
+    first_refs: tuple[Ref | None, Ref | None] = (None, None)
+    prefix_refs: tuple[Ref | None, Ref | None] = (None, None)
+    first_runner_up: Ref | None = None
+    prefix_runner_up: Ref | None = None
+
+    @property
+    def resembled_refs(self) -> tuple[Ref | None, Ref | None]:
+        """The other contact of the same first name, and of the same prefix."""
+        return (self.same_first or self.first_runner_up, self.same_prefix or self.prefix_runner_up)
 
 
 @dataclass
@@ -111,6 +129,9 @@ class MessageEvidence:
     thread: str = ""  # token of the normalised subject, "" when too generic to be a thread
     subject_key: str = ""
     thread_known: bool = False
+    sender_novelty: float = 0.0  # share of the sender's (decayed) messages that had a new recipient
+    greeting: str = ""  # the name the body opens with ("Dan," / "Hi Dan"), "" without one
+    greeted: Ref | None = None  # the sender's strongest contact with that first name
 
 
 class Tokens:
@@ -133,6 +154,20 @@ class Tokens:
                 self._cache.clear()
             self._cache[key] = token
         return token
+
+
+_GREETING = re.compile(r"^\s*(?:(?:hi|hello|dear|hey|morning|good morning)[\s,]+)?"
+                       r"([a-z]{2,20})\s*(?:[,:!]|-\s|$)")
+
+
+def greeting(text: str) -> str:
+    """The word the body opens with when it reads like a salutation ("Dan," or "Hi Dan"):
+    whom the message is written to, which a wrong recipient usually is not."""
+    for line in text[:500].lower().splitlines():
+        if line.strip():
+            match = _GREETING.match(line)
+            return match.group(1) if match else ""
+    return ""
 
 
 _REPLY = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|tr|rv)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
@@ -173,6 +208,12 @@ class RecipientHistory:
         parts = [p for p in addr._NAME_SPLIT.split(addr.split(address)[0]) if p.isalpha() and len(p) >= 3]
         return self.tok("w", parts[-1]) if len(parts) >= 2 else ""
 
+    def name_part_tokens(self, address: str) -> list[str]:
+        """Tokens of the local part's name parts, the organisation's name vocabulary: a typo
+        of a first-time address usually spells a name no address here has."""
+        parts = {p for p in addr._NAME_SPLIT.split(addr.split(address)[0]) if p.isalpha() and len(p) >= 3}
+        return [self.tok("w", p) for p in sorted(parts)]
+
     def _local_keys(self, r: Recipient) -> list[str]:
         keys = [self.tok("l", f"{r.domain}@{v}") for v in addr.deletes(r.local)]
         keys.append(self.tok("k", addr.skeleton(r.address)))
@@ -201,10 +242,10 @@ class RecipientHistory:
                now: float) -> MessageEvidence:
         tok = self.tok
         s = tok("a", sender)
-        xs = "x:" + s
+        xs, x2 = "x:" + s, "x2:" + s
         toks = [tok("a", r.address) for r in rcpts]
         dtoks = [tok("d", r.domain) for r in rcpts]
-        ckeys: list[Key] = [("m", s)]
+        ckeys: list[Key] = [("m", s), ("mn", s)]
         fkeys: list[Key] = []
         names = []
         for r, t, d in zip(rcpts, toks, dtoks, strict=True):
@@ -212,7 +253,11 @@ class RecipientHistory:
             fkeys += [("v:" + s, t), ("ov", t)]
             first, pre = self._name_keys(r)
             names.append((first, pre))
-            fkeys += [(xs, k) for k in (first, pre) if k]
+            fkeys += [(b, k) for k in (first, pre) if k for b in (xs, x2)]
+        greet = greeting(text)
+        greet_key = tok("f", greet) if greet else ""
+        if greet_key:
+            fkeys.append((xs, greet_key))
         pairs = _pairs(toks)
         pair_keys = [("p:" + s, self._pair(toks[i], toks[j])) for i, j in pairs]
         ckeys += pair_keys
@@ -228,10 +273,13 @@ class RecipientHistory:
         evidence = MessageEvidence(
             sender=sender, now=now, half_life=self.half_life,
             sender_messages=sender_entry.count if sender_entry else 0.0,
+            sender_novelty=_share(self._alive(counters.get(("mn", s)), now), sender_entry, now,
+                                  self.half_life),
             recipients=[], vector=vector, words=words,
             text=(subject + "\n" + text[:textvec.MAX_CHARS]).lower(),
             thread=thread, subject_key=subject_key,
-            thread_known=bool(thread and ("t:" + s, thread) in fields))
+            thread_known=bool(thread and ("t:" + s, thread) in fields),
+            greeting=greet, greeted=self._alive_ref(fields.get((xs, greet_key)), now) if greet_key else None)
         for r, t, d, (first, pre) in zip(rcpts, toks, dtoks, names, strict=True):
             ev = RecipientEvidence(rcpt=r, token=t, internal=r.domain in self.local_domains)
             ev.contact = self._alive(counters.get(("c:" + s, t)), now)
@@ -239,9 +287,15 @@ class RecipientHistory:
             ev.domain_org = self._alive(counters.get(("o", d)), now)
             ev.org_contact = self._alive(counters.get(("oc", t)), now)
             if first:
+                ev.first_refs = (self._alive_ref(fields.get((xs, first)), now),
+                                 self._alive_ref(fields.get((x2, first)), now))
                 ev.same_first = self._alive_ref(fields.get((xs, first)), now, own=t)
+                ev.first_runner_up = _other(ev.first_refs, t) if ev.same_first is None else None
             if pre:
+                ev.prefix_refs = (self._alive_ref(fields.get((xs, pre)), now),
+                                  self._alive_ref(fields.get((x2, pre)), now))
                 ev.same_prefix = self._alive_ref(fields.get((xs, pre)), now, own=t)
+                ev.prefix_runner_up = _other(ev.prefix_refs, t) if ev.same_prefix is None else None
             if thread:
                 ev.on_thread = ("t:" + s, tok("t", f"{subject_key}\0{r.address}")) in fields
             raw = fields.get(("v:" + s, t))
@@ -256,7 +310,7 @@ class RecipientHistory:
             evidence.recipients[j].ties.append(w)
         self._near_misses(s, evidence)
         if any(ref is not None and ref.name for ev in evidence.recipients
-               for ref in (ev.same_first, ev.same_prefix, ev.near_contact, ev.near_org_contact)):
+               for ref in (*ev.resembled_refs, ev.near_contact, ev.near_org_contact)):
             evidence.word_tokens = frozenset(self.tok("w", w) for w in words if w.isalpha())
         return evidence
 
@@ -270,6 +324,7 @@ class RecipientHistory:
         """
         xs = "x:" + s
         fkeys: list[Key] = []
+        ckeys = self._org_keys(s, evidence)
         wanted: list[tuple[RecipientEvidence, list[str], list[str]]] = []
         for ev in evidence.recipients:
             local = self._local_keys(ev.rcpt) if ev.contact is None else []
@@ -277,14 +332,15 @@ class RecipientHistory:
                       if ev.domain_sender is None and not ev.internal else [])
             fkeys += [("xo", k) for k in local]
             fkeys += [(b, k) for k in domain for b in (xs, "xo")]
-            for ref in (ev.same_first, ev.same_prefix):
+            for ref in ev.resembled_refs:
                 if ref is not None:
                     fkeys.append(("v:" + s, ref.token))
             wanted.append((ev, local, domain))
-        if not fkeys:
+        if not fkeys and not ckeys:
             return
-        fields = self.store.lookup([], fkeys)[1]
+        org, fields = self.store.lookup(ckeys, fkeys)
         now = evidence.now
+        self._org_evidence(s, evidence, org)
         candidates: dict[int, list[Ref]] = {}
         for i, (ev, local, domain) in enumerate(wanted):
             refs = {ref.token: ref for ref in (self._alive_ref(fields.get(("xo", k)), now, own=ev.token)
@@ -293,7 +349,7 @@ class RecipientHistory:
             own_domain = self.tok("d", ev.rcpt.domain)
             ev.near_domain = _strongest(self._alive_ref(fields.get((b, k)), now, own=own_domain)
                                         for k in domain for b in (xs, "xo"))
-            ref = _strongest([ev.same_first, ev.same_prefix])
+            ref = _strongest(ev.resembled_refs)
             raw = fields.get(("v:" + s, ref.token)) if ref else None
             ev.resembled_vector = textvec.unpack(raw) if raw else None
         tokens = sorted({ref.token for refs in candidates.values() for ref in refs})
@@ -310,6 +366,33 @@ class RecipientHistory:
             ev.near_contact = _strongest(own)
             ev.near_org_contact = _strongest(refs) if not own else None
 
+    def _org_keys(self, s: str, evidence: MessageEvidence) -> list[Key]:
+        """Organisation-wide counters for recipients the sender never wrote to: ties (anyone's
+        mail with it and this sender, or it and a co-recipient) and its name parts."""
+        keys: list[Key] = []
+        toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
+        for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]:
+            if ev.contact is None:
+                keys.append(("op", self._pair(s, ev.token)))
+                keys += [("op", self._pair(ev.token, t)) for t in toks if t != ev.token]
+            if ev.contact is None and ev.org_contact is None:
+                keys += [("on", t) for t in self.name_part_tokens(ev.rcpt.address)]
+        return keys
+
+    def _org_evidence(self, s: str, evidence: MessageEvidence, org: dict[Key, Entry]) -> None:
+        now, h = evidence.now, self.half_life
+        toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
+        for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]:
+            if ev.contact is not None:
+                continue
+            ev.org_tie_sender = _weight(self._alive(org.get(("op", self._pair(s, ev.token))), now), now, h)
+            ev.org_ties = [_weight(self._alive(org.get(("op", self._pair(ev.token, t))), now), now, h)
+                           for t in toks if t != ev.token]
+            names = self.name_part_tokens(ev.rcpt.address)
+            ev.name_parts = len(names)
+            if ev.org_contact is None:  # an address known here has its own name parts
+                ev.name_parts_unseen = sum(1 for t in names if ("on", t) not in org)
+
     # -- learning ------------------------------------------------------------------------------
     def learn(self, evidence: MessageEvidence, at: float | None = None) -> None:
         """Record one delivered message, given the evidence its lookup returned."""
@@ -318,12 +401,16 @@ class RecipientHistory:
         s = tok("a", evidence.sender)
         xs = "x:" + s
         bumps: list[Key] = [("m", s)]
+        if any(ev.contact is None for ev in evidence.recipients):
+            bumps.append(("mn", s))
         puts: list[tuple[str, str, bytes]] = []
         seen_domains: set[str] = set()
         for ev in evidence.recipients:
             r, t = ev.rcpt, ev.token
             d = tok("d", r.domain)
             bumps += [("c:" + s, t), ("oc", t)]
+            if ev.org_contact is None:  # a new address here: its name parts join the vocabulary
+                bumps += [("on", k) for k in self.name_part_tokens(r.address)]
             new = bumped(ev.contact, at, h)
             name = self.last_name_token(r.address)
             ref = Ref(t, new.weight, at, name).pack()  # for the sender's name keys
@@ -331,9 +418,15 @@ class RecipientHistory:
             if _power_of_two(org.count):
                 oref = Ref(t, org.weight, at, name).pack()
                 puts += [("xo", k, oref) for k in self._local_keys(r)]
-            for key, old in zip(self._name_keys(r), (ev.same_first, ev.same_prefix), strict=True):
-                if key and (old is None or old.weight_at(at, h) <= new.weight):
+            for key, (top, second) in zip(self._name_keys(r), (ev.first_refs, ev.prefix_refs), strict=True):
+                if not key:
+                    continue
+                if top is None or top.token == t or top.weight_at(at, h) <= new.weight:
                     puts.append((xs, key, ref))
+                    if top is not None and top.token != t:  # the old strongest becomes the runner-up
+                        puts.append(("x2:" + s, key, top.pack()))
+                elif second is None or second.token == t or second.weight_at(at, h) <= new.weight:
+                    puts.append(("x2:" + s, key, ref))
             old_vec = ev.vector if ev.vector is not None else None
             decay = math.pow(2.0, -max(at - ev.contact.last, 0.0) / h) if ev.contact and h > 0 else 1.0
             vec = evidence.vector if old_vec is None else old_vec * decay + evidence.vector
@@ -356,6 +449,8 @@ class RecipientHistory:
             puts += [("t:" + s, k, b"1") for k in subject_key_tokens]
         toks = [ev.token for ev in evidence.recipients]
         bumps += [("p:" + s, self._pair(toks[i], toks[j])) for i, j in _pairs(toks)]
+        nodes = [s, *toks]  # the organisation's graph: the sender is a node, so a reply is a tie
+        bumps += [("op", self._pair(nodes[i], nodes[j])) for i, j in _pairs(nodes)]
         with self.store.batch():  # one transaction (SQLite): counters and index agree after a crash
             self.store.bump(bumps, at, h)
             self.store.put(puts, at)
@@ -389,12 +484,26 @@ class RecipientHistory:
         return None
 
 
+def _other(refs: tuple[Ref | None, Ref | None], own: str) -> Ref | None:
+    """The strongest entry that is not ``own``."""
+    return next((ref for ref in refs if ref is not None and ref.token != own), None)
+
+
 def _strongest(refs: object) -> Ref | None:
     best: Ref | None = None
     for ref in refs:  # type: ignore[attr-defined]
         if ref is not None and (best is None or ref.weight > best.weight):
             best = ref
     return best
+
+
+def _share(part: Entry | None, whole: Entry | None, now: float, half_life: float) -> float:
+    total = _weight(whole, now, half_life)
+    return min(1.0, _weight(part, now, half_life) / total) if total > 0 else 0.0
+
+
+def _weight(entry: Entry | None, now: float, half_life: float) -> float:
+    return entry.weight_at(now, half_life) if entry is not None else 0.0
 
 
 def _power_of_two(n: int) -> bool:
