@@ -51,6 +51,18 @@ FEATURES: dict[str, str] = {
     "content_vs_resembled": "the message matches the contact it resembles better",
     "on_thread": "it was on earlier mail of this thread",
     "off_thread": "a thread it was never on",
+    "org_tie_sender": "it was on mail here together with this sender",
+    "org_tie_max": "strongest tie here to a co-recipient",
+    "org_tie_share": "share of co-recipients it was on mail here with",
+    "org_untied": "new to this sender and never on mail here with these co-recipients",
+    "name_unseen": "its name is spelt like no address known here",
+    "sender_novelty": "how often this sender writes to someone new",
+    "domain_in_text": "the message quotes an address at its domain",
+    "near_domain_in_text": "the message quotes an address at a lookalike of its domain",
+    "greeted": "the message opens by greeting it",
+    "greets_absent": "the message greets a contact who is not among its recipients",
+    "org_age": "how long since anyone here last wrote to it",
+    "others_new": "share of the other recipients this sender never wrote to",
 }
 NAMES = list(FEATURES)
 INDEX = {name: i for i, name in enumerate(NAMES)}
@@ -109,6 +121,7 @@ def recipient_features(evidence: MessageEvidence, index: int,
             if known and not any(t > 0 for t in ev.ties):
                 x[INDEX["known_but_untied"]] = 1.0
         other_w = max(w for k, w in enumerate(contact_weights) if k != index)
+        x[INDEX["others_new"]] = sum(1 for o in others if o.contact is None) / len(others)
         x[INDEX["weight_gap"]] = max(0.0, _lw(other_w) - _lw(weight))
     own = cosines[index] or 0.0
     x[INDEX["content"]] = own
@@ -120,6 +133,8 @@ def recipient_features(evidence: MessageEvidence, index: int,
     x[INDEX["internal"]] = 1.0 if ev.internal else 0.0
     if not known:
         x[INDEX["org_known"]] = _lw(ev.org_contact.weight_at(now, h)) if ev.org_contact else 0.0
+        if ev.org_contact:
+            x[INDEX["org_age"]] = _lw((now - ev.org_contact.last) / DAY) / 6.0
         if ev.org_vector is not None:
             x[INDEX["org_content"]] = textvec.cosine(evidence.vector, ev.org_vector)
     first, last = _name_parts(ev.rcpt.address)
@@ -135,7 +150,7 @@ def recipient_features(evidence: MessageEvidence, index: int,
         x[INDEX["near_address_in_text"]] = 1.0
     if not known:
         x[INDEX["name_typo_in_text"]] = _name_typo(ev.rcpt.address, evidence.words)
-    refs = [r for r in (ev.near_contact, ev.near_org_contact, ev.same_first, ev.same_prefix) if r is not None]
+    refs = [r for r in (ev.near_contact, ev.near_org_contact, *ev.resembled_refs) if r is not None]
     if refs and not (last and last in evidence.words) and any(
             r.name and r.name in evidence.word_tokens for r in refs):
         x[INDEX["resembled_name_in_text"]] = 1.0
@@ -143,6 +158,26 @@ def recipient_features(evidence: MessageEvidence, index: int,
         x[INDEX["on_thread" if ev.on_thread else "off_thread"]] = 1.0
     if ev.resembled_vector is not None:
         x[INDEX["content_vs_resembled"]] = textvec.cosine(evidence.vector, ev.resembled_vector) - own
+    if not known:
+        x[INDEX["org_tie_sender"]] = _lw(ev.org_tie_sender)
+        if ev.org_ties:
+            x[INDEX["org_tie_max"]] = _lw(max(ev.org_ties))
+            x[INDEX["org_tie_share"]] = sum(1 for t in ev.org_ties if t > 0) / len(ev.org_ties)
+            x[INDEX["org_untied"]] = 0.0 if any(t > 0 for t in ev.org_ties) else 1.0
+        if ev.name_parts:
+            x[INDEX["name_unseen"]] = ev.name_parts_unseen / ev.name_parts
+    x[INDEX["sender_novelty"]] = evidence.sender_novelty
+    if evidence.greeting:
+        if _greets(evidence.greeting, ev):
+            x[INDEX["greeted"]] = 1.0
+        elif evidence.greeted is not None and not any(_greets(evidence.greeting, o) for o in others):
+            x[INDEX["greets_absent"]] = 1.0
+    domain = ev.rcpt.domain
+    quoted_domains = _text_domains(evidence)
+    if domain in quoted_domains:
+        x[INDEX["domain_in_text"]] = 1.0
+    elif not ev.internal and any(_near_domain(domain, d) for d in quoted_domains):
+        x[INDEX["near_domain_in_text"]] = 1.0
     return x
 
 
@@ -157,6 +192,23 @@ def _text_addresses(evidence: MessageEvidence) -> frozenset[str]:
     return cached
 
 
+def _greets(word: str, ev: RecipientEvidence) -> bool:
+    """Whether a salutation fits this recipient: its first name, a name in its local part, or
+    a short form sharing the first three letters ("Steve" for steven.kean)."""
+    first = addr.first_name(ev.rcpt.address, ev.rcpt.display)
+    if first and (word == first or word[:3] == first[:3]):
+        return True
+    return word in addr._NAME_SPLIT.split(ev.rcpt.local)
+
+
+def _text_domains(evidence: MessageEvidence) -> frozenset[str]:
+    cached = evidence.__dict__.get("_quoted_domains")
+    if cached is None:
+        cached = frozenset(q.rpartition("@")[2] for q in _text_addresses(evidence))
+        evidence.__dict__["_quoted_domains"] = cached
+    return cached
+
+
 def _near_address(a: str, b: str) -> bool:
     """One edit in the local part, or the same local part at a lookalike domain."""
     if a == b:
@@ -167,6 +219,11 @@ def _near_address(a: str, b: str) -> bool:
     if la == lb:
         return addr.damerau(da, db, cap=2) <= 1 or addr.skeleton(da) == addr.skeleton(db)
     return False
+
+
+def _near_domain(a: str, b: str) -> bool:
+    """One edit or a homoglyph away, the lookalike a quoted address would expose."""
+    return a != b and (addr.damerau(a, b, cap=2) <= 1 or addr.skeleton(a) == addr.skeleton(b))
 
 
 def _name_typo(address: str, words: frozenset[str]) -> float:

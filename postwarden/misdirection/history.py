@@ -99,6 +99,24 @@ class RecipientEvidence:
     vector: np.ndarray | None = None
     org_vector: np.ndarray | None = None
     invalid: str = ""
+    # organisation-wide evidence, looked up only for recipients the sender never wrote to:
+    org_tie_sender: float = 0.0  # decayed weight of mail (anyone's) that had this sender and it on it
+    org_ties: list[float] = field(default_factory=list)  # same, with each co-recipient
+    name_parts: int = 0  # name parts (3+ letters) of the local part
+    name_parts_unseen: int = 0  # ... that no address known here has
+    # the sender's index under its first name and its prefix: (strongest, runner-up) each, own
+    # entries included, so that learning can keep both; and the runner-up when this contact is
+    # itself the strongest of its name (same_first and same_prefix are then None), so that the
+    # frequent Dan picked instead of the rare one still sees the rare one
+    first_refs: tuple[Ref | None, Ref | None] = (None, None)
+    prefix_refs: tuple[Ref | None, Ref | None] = (None, None)
+    first_runner_up: Ref | None = None
+    prefix_runner_up: Ref | None = None
+
+    @property
+    def resembled_refs(self) -> tuple[Ref | None, Ref | None]:
+        """The other contact of the same first name, and of the same prefix."""
+        return (self.same_first or self.first_runner_up, self.same_prefix or self.prefix_runner_up)
 
 
 @dataclass
@@ -115,6 +133,9 @@ class MessageEvidence:
     thread: str = ""  # token of the normalised subject, "" when too generic to be a thread
     subject_key: str = ""
     thread_known: bool = False
+    sender_novelty: float = 0.0  # share of the sender's (decayed) messages that had a new recipient
+    greeting: str = ""  # the name the body opens with ("Dan," / "Hi Dan"), "" without one
+    greeted: Ref | None = None  # the sender's strongest contact with that first name
 
 
 @dataclass(frozen=True)
@@ -163,6 +184,20 @@ class Tokens:
         return out
 
 
+_GREETING = re.compile(r"^\s*(?:(?:hi|hello|dear|hey|morning|good morning)[\s,]+)?"
+                       r"([a-z]{2,20})\s*(?:[,:!]|-\s|$)")
+
+
+def greeting(text: str) -> str:
+    """The word the body opens with when it reads like a salutation ("Dan," or "Hi Dan"):
+    whom the message is written to, which a wrong recipient usually is not."""
+    for line in text[:500].lower().splitlines():
+        if line.strip():
+            match = _GREETING.match(line)
+            return match.group(1) if match else ""
+    return ""
+
+
 _REPLY = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|tr|rv)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 
 
@@ -198,6 +233,10 @@ class RecipientHistory:
             texts.append(f"{a} {b}" if a <= b else f"{b} {a}")
         return self.tok.many("p", texts)
 
+    def _pair(self, a: str, b: str) -> str:
+        """The token of one unordered pair: the same as ``_pair_tokens`` makes."""
+        return self.tok("p", f"{a} {b}" if a <= b else f"{b} {a}")
+
     def _name_keys(self, r: Recipient) -> tuple[str | None, str | None]:
         first = addr.first_name(r.address, r.display)
         pre = addr.prefix(r.address)
@@ -206,6 +245,12 @@ class RecipientHistory:
     def last_name_token(self, address: str) -> str:
         parts = [p for p in addr._NAME_SPLIT.split(addr.split(address)[0]) if p.isalpha() and len(p) >= 3]
         return self.tok("w", parts[-1]) if len(parts) >= 2 else ""
+
+    def name_part_tokens(self, address: str) -> list[str]:
+        """Tokens of the local part's name parts, the organisation's name vocabulary: a typo
+        of a first-time address usually spells a name no address here has."""
+        parts = {p for p in addr._NAME_SPLIT.split(addr.split(address)[0]) if p.isalpha() and len(p) >= 3}
+        return [self.tok("w", p) for p in sorted(parts)]
 
     def _local_keys(self, r: Recipient) -> list[str]:
         local, domain = addr.split(r.address)
@@ -251,21 +296,24 @@ class RecipientHistory:
         tok = self.tok
         s = tok("a", sender)
         cs, ds, xs, vs, ts, ps = "c:" + s, "d:" + s, "x:" + s, "v:" + s, "t:" + s, "p:" + s
+        x2 = "x2:" + s
         rkeys = [self._recipient_keys(r) for r in rcpts]
         toks = [k.token for k in rkeys]
-        ckeys: list[Key] = [("m", s)]
+        ckeys: list[Key] = [("m", s), ("mn", s)]
         fkeys: list[Key] = []
         follow: list[Follow] = []  # the centroid of the contact a name key points at
         for k in rkeys:
             t, d = k.token, k.domain
             ckeys += [(cs, t), (ds, d), ("o", d), ("oc", t)]
             fkeys += [(vs, t), ("ov", t)]
-            if k.first:
-                fkeys.append((xs, k.first))
-                follow.append(((xs, k.first), "f", vs))
-            if k.prefix:
-                fkeys.append((xs, k.prefix))
-                follow.append(((xs, k.prefix), "f", vs))
+            for key in (k.first, k.prefix):
+                if key:
+                    fkeys += [(xs, key), (x2, key)]
+                    follow += [((xs, key), "f", vs), ((x2, key), "f", vs)]
+        greet = greeting(text)
+        greet_key = tok("f", greet) if greet else ""
+        if greet_key:
+            fkeys.append((xs, greet_key))
         pairs = _pairs(toks)
         pair_keys = [(ps, p) for p in self._pair_tokens(toks, pairs)]
         ckeys += pair_keys
@@ -284,10 +332,13 @@ class RecipientHistory:
         evidence = MessageEvidence(
             sender=sender, now=now, half_life=self.half_life,
             sender_messages=sender_entry.count if sender_entry else 0.0,
+            sender_novelty=_share(self._alive(counters.get(("mn", s)), now), sender_entry, now,
+                                  self.half_life),
             recipients=[], vector=vector, words=words,
             text=(subject + "\n" + text[:textvec.MAX_CHARS]).lower(),
             thread=thread, subject_key=subject_key,
-            thread_known=bool(thread and (ts, thread) in fields))
+            thread_known=bool(thread and (ts, thread) in fields),
+            greeting=greet, greeted=alive_ref(fields.get((xs, greet_key)), now) if greet_key else None)
         cget, fget = counters.get, fields.get
         unresolved: list[tuple[RecipientEvidence, str]] = []  # contacts whose centroid is still wanted
         for n, (r, k) in enumerate(zip(rcpts, rkeys, strict=True)):
@@ -298,16 +349,20 @@ class RecipientHistory:
             ev.domain_org = alive(cget(("o", d)), now)
             ev.org_contact = alive(cget(("oc", t)), now)
             if k.first:
+                ev.first_refs = (alive_ref(fget((xs, k.first)), now), alive_ref(fget((x2, k.first)), now))
                 ev.same_first = alive_ref(fget((xs, k.first)), now, own=t)
+                ev.first_runner_up = _other(ev.first_refs, t) if ev.same_first is None else None
             if k.prefix:
+                ev.prefix_refs = (alive_ref(fget((xs, k.prefix)), now), alive_ref(fget((x2, k.prefix)), now))
                 ev.same_prefix = alive_ref(fget((xs, k.prefix)), now, own=t)
+                ev.prefix_runner_up = _other(ev.prefix_refs, t) if ev.same_prefix is None else None
             if thread:
                 ev.on_thread = on_keys[n] in fields
             raw = fget((vs, t))
             ev.vector = textvec.unpack(raw) if raw and ev.contact else None
             raw = fget(("ov", t))
             ev.org_vector = textvec.unpack(raw) if raw else None
-            ref = _strongest([ev.same_first, ev.same_prefix])
+            ref = _strongest(ev.resembled_refs)
             if ref is not None:
                 raw = fget((vs, ref.token))
                 if raw is None:  # not followed (or gone): the next round trip asks for it
@@ -325,7 +380,7 @@ class RecipientHistory:
                 recipients[j].ties.append(w)
         self._near_misses(s, evidence, unresolved)
         if any(ref is not None and ref.name for ev in evidence.recipients
-               for ref in (ev.same_first, ev.same_prefix, ev.near_contact, ev.near_org_contact)):
+               for ref in (*ev.resembled_refs, ev.near_contact, ev.near_org_contact)):
             evidence.word_tokens = frozenset(self.tok("w", w) for w in words if w.isalpha())
         return evidence
 
@@ -343,6 +398,7 @@ class RecipientHistory:
         xs, cs = "x:" + s, "c:" + s
         fkeys: list[Key] = []
         follow: list[Follow] = []
+        ckeys = self._org_keys(s, evidence)
         wanted: list[tuple[RecipientEvidence, list[str], list[str]]] = []
         for ev in evidence.recipients:
             local = self._local_keys(ev.rcpt) if ev.contact is None else []
@@ -356,13 +412,14 @@ class RecipientHistory:
             fkeys += [(b, k) for k in domain for b in (xs, "xo")]
             wanted.append((ev, local, domain))
         fkeys += [("v:" + s, token) for _, token in unresolved]
-        if not fkeys:
+        if not fkeys and not ckeys:
             return
-        mine, fields = self.store.lookup([], fkeys, follow)
+        mine, fields = self.store.lookup(ckeys, fkeys, follow)
         for ev, token in unresolved:
             raw = fields.get(("v:" + s, token))
             ev.resembled_vector = textvec.unpack(raw) if raw else None
         now = evidence.now
+        self._org_evidence(s, evidence, mine)  # the organisation's counters came in this round trip
         for ev, local, domain in wanted:
             refs = {ref.token: ref for ref in (self._alive_ref(fields.get(("xo", k)), now, own=ev.token)
                                                for k in local) if ref is not None}
@@ -379,6 +436,33 @@ class RecipientHistory:
             ev.near_contact = _strongest(own)
             ev.near_org_contact = _strongest(refs.values()) if not own else None
 
+    def _org_keys(self, s: str, evidence: MessageEvidence) -> list[Key]:
+        """Organisation-wide counters for recipients the sender never wrote to: ties (anyone's
+        mail with it and this sender, or it and a co-recipient) and its name parts."""
+        keys: list[Key] = []
+        toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
+        for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]:
+            if ev.contact is None:
+                keys.append(("op", self._pair(s, ev.token)))
+                keys += [("op", self._pair(ev.token, t)) for t in toks if t != ev.token]
+            if ev.contact is None and ev.org_contact is None:
+                keys += [("on", t) for t in self.name_part_tokens(ev.rcpt.address)]
+        return keys
+
+    def _org_evidence(self, s: str, evidence: MessageEvidence, org: dict[Key, Entry]) -> None:
+        now, h = evidence.now, self.half_life
+        toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
+        for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]:
+            if ev.contact is not None:
+                continue
+            ev.org_tie_sender = _weight(self._alive(org.get(("op", self._pair(s, ev.token))), now), now, h)
+            ev.org_ties = [_weight(self._alive(org.get(("op", self._pair(ev.token, t))), now), now, h)
+                           for t in toks if t != ev.token]
+            names = self.name_part_tokens(ev.rcpt.address)
+            ev.name_parts = len(names)
+            if ev.org_contact is None:  # an address known here has its own name parts
+                ev.name_parts_unseen = sum(1 for t in names if ("on", t) not in org)
+
     # -- learning ------------------------------------------------------------------------------
     def learn(self, evidence: MessageEvidence, at: float | None = None) -> None:
         """Record one delivered message, given the evidence its lookup returned."""
@@ -387,12 +471,16 @@ class RecipientHistory:
         s = tok("a", evidence.sender)
         xs = "x:" + s
         bumps: list[Key] = [("m", s)]
+        if any(ev.contact is None for ev in evidence.recipients):
+            bumps.append(("mn", s))
         puts: list[tuple[str, str, bytes]] = []
         seen_domains: set[str] = set()
         for ev in evidence.recipients:
             r, t = ev.rcpt, ev.token
             d = tok("d", r.domain)
             bumps += [("c:" + s, t), ("oc", t)]
+            if ev.org_contact is None:  # a new address here: its name parts join the vocabulary
+                bumps += [("on", k) for k in self.name_part_tokens(r.address)]
             new = bumped(ev.contact, at, h)
             name = self.last_name_token(r.address)
             ref = Ref(t, new.weight, at, name).pack()  # for the sender's name keys
@@ -400,9 +488,15 @@ class RecipientHistory:
             if _power_of_two(org.count):
                 oref = Ref(t, org.weight, at, name).pack()
                 puts += [("xo", k, oref) for k in self._local_keys(r)]
-            for key, old in zip(self._name_keys(r), (ev.same_first, ev.same_prefix), strict=True):
-                if key and (old is None or old.weight_at(at, h) <= new.weight):
+            for key, (top, second) in zip(self._name_keys(r), (ev.first_refs, ev.prefix_refs), strict=True):
+                if not key:
+                    continue
+                if top is None or top.token == t or top.weight_at(at, h) <= new.weight:
                     puts.append((xs, key, ref))
+                    if top is not None and top.token != t:  # the old strongest becomes the runner-up
+                        puts.append(("x2:" + s, key, top.pack()))
+                elif second is None or second.token == t or second.weight_at(at, h) <= new.weight:
+                    puts.append(("x2:" + s, key, ref))
             old_vec = ev.vector if ev.vector is not None else None
             decay = math.pow(2.0, -max(at - ev.contact.last, 0.0) / h) if ev.contact and h > 0 else 1.0
             vec = evidence.vector if old_vec is None else old_vec * decay + evidence.vector
@@ -425,6 +519,8 @@ class RecipientHistory:
             puts += [("t:" + s, k, b"1") for k in subject_key_tokens]
         toks = [ev.token for ev in evidence.recipients]
         bumps += [("p:" + s, p) for p in self._pair_tokens(toks, _pairs(toks))]
+        nodes = [s, *toks]  # the organisation's graph: the sender is a node, so a reply is a tie
+        bumps += [("op", p) for p in self._pair_tokens(nodes, _pairs(nodes))]
         with self.store.batch():  # one transaction (SQLite): counters and index agree after a crash
             self.store.bump(bumps, at, h)
             self.store.put(puts, at)
@@ -458,12 +554,26 @@ class RecipientHistory:
         return None
 
 
+def _other(refs: tuple[Ref | None, Ref | None], own: str) -> Ref | None:
+    """The strongest entry that is not ``own``."""
+    return next((ref for ref in refs if ref is not None and ref.token != own), None)
+
+
 def _strongest(refs: object) -> Ref | None:
     best: Ref | None = None
     for ref in refs:  # type: ignore[attr-defined]
         if ref is not None and (best is None or ref.weight > best.weight):
             best = ref
     return best
+
+
+def _share(part: Entry | None, whole: Entry | None, now: float, half_life: float) -> float:
+    total = _weight(whole, now, half_life)
+    return min(1.0, _weight(part, now, half_life) / total) if total > 0 else 0.0
+
+
+def _weight(entry: Entry | None, now: float, half_life: float) -> float:
+    return entry.weight_at(now, half_life) if entry is not None else 0.0
 
 
 def _power_of_two(n: int) -> bool:

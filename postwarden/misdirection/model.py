@@ -1,14 +1,27 @@
-"""The learned weights: two logistic regressions over the per-recipient features, as JSON.
+"""The learned weights: boosted decision trees over the per-recipient features, as JSON.
 
-Two, because a recipient the sender never wrote to and a known contact go wrong in different
-ways (a typo, a lookalike or a stranger, against the wrong one of two contacts), and one line
-through both kinds serves neither well. ``never_mailed`` picks the branch; each branch is a
-plain standardised logistic regression, so every feature's share of the logit is still a
-reason a person can read. The known branch's intercept carries the offset that balances the
-two on the training mailboxes.
+Two ensembles, because a recipient the sender never wrote to and a known contact go wrong in
+different ways (a typo, a lookalike or a stranger, against the wrong one of two contacts):
+``never_mailed`` picks the branch, and the known branch's base carries the offset that balances
+the two on the training mailboxes.
+
+Trees, because the signals matter in combination: a typo of a rarely mailed contact in a
+message to many people, or a colleague of someone else's in a one-line note, is a mistake
+only when several signals line up, and one line through all of them (the logistic regressions
+this replaced) ranked such cases below the real first-time recipients.
+
+Reasons stay per signal. Every node keeps the mean leaf value of the training rows under it,
+so walking a recipient's path from root to leaf splits its logit exactly into one share per
+feature that a split on it moved the value (Saabas' attribution): the base value plus the
+shares is the logit, and the largest shares are the reasons the reply names.
+
+Scoring is vectorised over trees: at load, every tree is laid out as a complete binary tree of
+the ensemble's depth (a leaf above the bottom level becomes a chain of splits that always go
+left and keep its value), so descending all trees for all recipients is a handful of ``take``
+operations per level, with no branching on which rows have reached a leaf.
 
 The file (``postwarden/data/misdirection-weights.json``, written by
-``scripts/train_misdirection.py``) carries its feature names, both branches, the thresholds
+``scripts/train_misdirection.py``) carries its feature names, the trees, the thresholds
 measured on the training mailboxes and a summary of the training data. JSON rather than joblib:
 loading it runs no code, and a changed feature list is refused loudly.
 """
@@ -25,8 +38,9 @@ import numpy as np
 
 from postwarden.misdirection.features import INDEX, NAMES
 
-FORMAT = "postwarden-misdirection-weights/2"
+FORMAT = "postwarden-misdirection-weights/3"
 DEFAULT_FILE = "misdirection-weights.json"
+LEAF = -1  # the feature of a leaf
 BRANCHES = ("known", "unknown")
 
 
@@ -35,29 +49,67 @@ class ModelError(Exception):
 
 
 @dataclass(frozen=True)
-class Linear:
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
+class Trees:
+    """Flat node arrays of every tree; a node goes left when ``x[feature] <= threshold``.
+
+    ``value`` is the leaf value at leaves and the mean leaf value of the training rows below
+    it at inner nodes (what the attribution measures moves against).
+    """
+
+    base: float
+    roots: np.ndarray  # int, one per tree
+    feature: np.ndarray  # int, LEAF at leaves
+    threshold: np.ndarray
+    left: np.ndarray  # int, node index (leaves point at themselves)
+    right: np.ndarray
+    value: np.ndarray
+    depth: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_full", _complete(self))
 
     def logit(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        feat, thr, leaf_value = self._full  # type: ignore[attr-defined]
+        inner = feat.shape[1]
+        n_rows, n_feat = x.shape
+        flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
+        base = (np.arange(feat.shape[0]) * inner)[None, :]  # each tree's first inner node
+        row_at = (np.arange(n_rows) * n_feat)[:, None]
+        local = np.zeros((n_rows, feat.shape[0]), dtype=np.int64)
+        ft, tt = feat.ravel(), thr.ravel()
+        for _ in range(self.depth):
+            g = base + local
+            right = flat.take(row_at + ft.take(g)) > tt.take(g)
+            local = 2 * local + 1 + right
+        leaf = local - inner + (np.arange(feat.shape[0]) * (inner + 1))[None, :]
+        return self.base + leaf_value.ravel().take(leaf).sum(axis=1)
 
-    def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Each feature's share of the logit measured from zero, so an absent signal (a
-        feature at 0) contributes nothing and the reasons name only what is there."""
-        return self.coef * x / self.scale
+    def contributions(self, row: np.ndarray) -> np.ndarray:
+        """Each feature's share of the logit along the row's paths (the root values and the
+        base make up the rest)."""
+        out = np.zeros(len(NAMES))
+        node = self.roots.copy()
+        for _ in range(self.depth):
+            feat = self.feature[node]
+            inner = feat != LEAF
+            if not inner.any():
+                break
+            node, feat = node[inner], feat[inner]
+            child = np.where(row[feat] <= self.threshold[node], self.left[node], self.right[node])
+            np.add.at(out, feat, self.value[child] - self.value[node])
+            node = child
+        return out
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
-                "intercept": self.intercept}
+        return {"base": self.base, "depth": self.depth, "roots": self.roots.tolist(),
+                "feature": self.feature.tolist(), "threshold": self.threshold.tolist(),
+                "left": self.left.tolist(), "right": self.right.tolist(), "value": self.value.tolist()}
 
 
 @dataclass(frozen=True)
 class Weights:
-    known: Linear
-    unknown: Linear
+    known: Trees
+    unknown: Trees
     thresholds: dict[str, float]
     meta: dict
 
@@ -70,31 +122,73 @@ class Weights:
         return x[..., INDEX["never_mailed"]] >= 0.5
 
     def logit(self, x: np.ndarray) -> np.ndarray:
-        x = np.atleast_2d(x)
-        return np.where(self.is_unknown(x), self.unknown.logit(x), self.known.logit(x))
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        out = np.empty(x.shape[0])
+        unknown = self.is_unknown(x)
+        for branch, rows in ((self.unknown, unknown), (self.known, ~unknown)):
+            if rows.any():
+                out[rows] = branch.logit(x[rows])
+        return out
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """Probability-like misdirection score per row of ``x``."""
         return 1.0 / (1.0 + np.exp(-np.clip(self.logit(x), -40, 40)))
 
+    def branch(self, row: np.ndarray) -> Trees:
+        return self.unknown if self.is_unknown(row) else self.known
+
     def contributions(self, row: np.ndarray) -> np.ndarray:
-        """Each feature's share of the logit (see Linear.contributions)."""
-        branch = self.unknown if self.is_unknown(row) else self.known
-        return branch.contributions(row)
+        """Each feature's share of the logit (see Trees.contributions)."""
+        row = np.asarray(row, dtype=np.float64)
+        return self.branch(row).contributions(row)
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "features": NAMES, "known": self.known.to_dict(),
                 "unknown": self.unknown.to_dict(), "thresholds": self.thresholds, "meta": self.meta}
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
+        Path(path).write_text(json.dumps(self.to_dict(), indent=None, sort_keys=True) + "\n")
 
 
-def _linear(data: dict, where: str) -> Linear:
-    arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
-    if any(a.shape != (len(NAMES),) for a in arrays) or not math.isfinite(data["intercept"]):
-        raise ModelError(f"{where}: malformed weights")
-    return Linear(*arrays, float(data["intercept"]))
+def _complete(trees: Trees) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every tree as a complete binary tree of depth ``trees.depth``: (feature, threshold) of its
+    2**depth - 1 inner nodes in heap order and the values of its 2**depth leaves."""
+    d = trees.depth
+    n_inner, n_leaf = 2 ** d - 1, 2 ** d
+    feat = np.zeros((trees.roots.size, n_inner), dtype=np.int64)
+    thr = np.full((trees.roots.size, n_inner), np.inf)  # padding: always left
+    leaves = np.zeros((trees.roots.size, n_leaf))
+    for t, root in enumerate(trees.roots):
+        stack = [(int(root), 0, 0)]  # (node, heap position, level)
+        while stack:
+            node, pos, level = stack.pop()
+            if level == d:
+                leaves[t, pos - n_inner] = trees.value[node]
+            elif trees.feature[node] == LEAF:
+                stack += [(node, 2 * pos + 1, level + 1), (node, 2 * pos + 2, level + 1)]
+            else:
+                feat[t, pos], thr[t, pos] = trees.feature[node], trees.threshold[node]
+                stack += [(int(trees.left[node]), 2 * pos + 1, level + 1),
+                          (int(trees.right[node]), 2 * pos + 2, level + 1)]
+    return feat, thr, leaves
+
+
+def _trees(data: dict, where: str) -> Trees:
+    ints = {k: np.asarray(data[k], dtype=np.int64) for k in ("roots", "feature", "left", "right")}
+    floats = {k: np.asarray(data[k], dtype=np.float64) for k in ("threshold", "value")}
+    n = floats["value"].size
+    depth = int(data["depth"])
+    if (any(a.shape != (n,) for k, a in {**ints, **floats}.items() if k != "roots")
+            or ints["roots"].ndim != 1 or not math.isfinite(float(data["base"])) or not 0 < depth <= 12
+            or not np.isfinite(floats["value"]).all() or np.isnan(floats["threshold"]).any()):
+        raise ModelError(f"{where}: malformed trees")
+    for k in ("roots", "left", "right"):
+        if ((ints[k] < 0) | (ints[k] >= n)).any():
+            raise ModelError(f"{where}: malformed trees (node index out of range)")
+    if ((ints["feature"] < LEAF) | (ints["feature"] >= len(NAMES))).any():
+        raise ModelError(f"{where}: malformed trees (feature index out of range)")
+    return Trees(float(data["base"]), ints["roots"], ints["feature"], floats["threshold"], ints["left"],
+                 ints["right"], floats["value"], depth)
 
 
 def load_weights(path: str | Path | None = None) -> Weights:
@@ -112,7 +206,8 @@ def load_weights(path: str | Path | None = None) -> Weights:
     if data.get("features") != NAMES:
         raise ModelError(f"{where}: made for other features than this postwarden's; retrain it")
     try:
-        known, unknown = (_linear(data[b], where) for b in BRANCHES)
-    except (KeyError, TypeError) as exc:
+        known, unknown = (_trees(data[b], where) for b in BRANCHES)
+        thresholds = {k: float(v) for k, v in dict(data["thresholds"]).items()}
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{where}: malformed weights ({exc})") from None
-    return Weights(known, unknown, dict(data["thresholds"]), dict(data.get("meta", {})))
+    return Weights(known, unknown, thresholds, dict(data.get("meta", {})))

@@ -1,0 +1,69 @@
+"""The tree model: the shipped file scores like scikit-learn did, and its reasons add up."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from postwarden.misdirection.features import INDEX, NAMES
+from postwarden.misdirection.model import LEAF, ModelError, Trees, Weights, load_weights
+
+
+def _stump(feature: str, threshold: float, low: float, high: float, base: float = -1.0) -> Trees:
+    """One tree: ``feature <= threshold`` gives ``low``, else ``high``; the root is their mean."""
+    return Trees(base, np.array([0]), np.array([INDEX[feature], LEAF, LEAF]), np.array([threshold, 0.0, 0.0]),
+                 np.array([1, 1, 2]), np.array([2, 1, 2]), np.array([(low + high) / 2, low, high]), 1)
+
+
+def test_a_stump_sends_rows_left_or_right_and_names_the_feature_that_moved_the_score():
+    stump = _stump("near_contact", 0.5, -2.0, 3.0)
+    weights = Weights(_stump("contact_weight", 0.5, 5.0, -5.0), stump, {"fpr_0.5": 0.5}, {})
+    x = np.zeros((2, len(NAMES)))
+    x[:, INDEX["never_mailed"]] = 1.0  # both take the never-mailed branch
+    x[1, INDEX["near_contact"]] = 1.0
+    assert np.allclose(weights.logit(x), [-3.0, 2.0])
+    contrib = weights.contributions(x[1])
+    assert contrib[INDEX["near_contact"]] == pytest.approx(2.5)
+    assert np.count_nonzero(contrib) == 1
+
+
+def test_the_shipped_trees_attribution_adds_up_to_the_logit():
+    weights = load_weights()
+    rng = np.random.default_rng(3)
+    x = rng.random((20, len(NAMES)))
+    x[:, INDEX["never_mailed"]] = rng.integers(0, 2, 20)
+    for row, logit in zip(x, weights.logit(x), strict=True):
+        trees = weights.branch(row)
+        root = trees.value[trees.roots].sum() + trees.base
+        assert root + weights.contributions(row).sum() == pytest.approx(logit, abs=1e-9)
+
+
+def test_the_shipped_trees_flag_a_typo_of_a_contact_above_a_frequent_contact():
+    weights = load_weights()
+    known = np.zeros(len(NAMES))
+    known[[INDEX["contact_weight"], INDEX["contact_count"], INDEX["domain_weight"]]] = [3.0, 4.0, 4.0]
+    known[[INDEX["sender_history"], INDEX["internal"], INDEX["first_name_in_text"]]] = [0.9, 1.0, 1.0]
+    typo = np.zeros(len(NAMES))
+    typo[[INDEX["never_mailed"], INDEX["near_contact"], INDEX["domain_weight"]]] = [1.0, 2.5, 4.0]
+    typo[[INDEX["sender_history"], INDEX["unknown_x_history"], INDEX["internal"]]] = [0.9, 0.9, 1.0]
+    typo[INDEX["name_unseen"]] = 0.5
+    low, high = weights.score(np.vstack([known, typo]))
+    assert low < weights.default_threshold <= high
+
+
+def test_a_weights_file_with_a_node_out_of_range_is_refused(tmp_path):
+    data = load_weights().to_dict()
+    data["unknown"]["left"][0] = len(data["unknown"]["value"]) + 5
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="out of range"):
+        load_weights(path)
+
+
+def test_a_weights_file_of_the_old_linear_format_is_refused(tmp_path):
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({"format": "postwarden-misdirection-weights/2", "features": NAMES}))
+    with pytest.raises(ModelError, match="not a postwarden-misdirection-weights/3 file"):
+        load_weights(path)
