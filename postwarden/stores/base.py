@@ -25,6 +25,27 @@ Follow = tuple[Key, str, str]  # (reference field, "c" or "f", bucket of what it
 REF_OFFSET = 16  # a reference field: 16 bytes of the caller's, the member's name, NUL, the caller's
 
 
+Group = tuple[str, str, list[str], str]  # (kind, bucket, members, bucket followed into)
+
+
+def lookup_groups(counter_keys: Iterable[Key], field_keys: Iterable[Key],
+                  follow: Iterable[Follow] = ()) -> list[Group]:
+    """What one ``lookup`` reads, bucket by bucket: kind ``c`` (counters) or ``f`` (fields), or
+    ``c>``/``f>`` for the members named by reference fields. Each member once per bucket
+    (recipients share domains): one read per distinct key."""
+    groups: list[Group] = []
+    for kind, keys in (("c", counter_keys), ("f", field_keys)):
+        members: dict[str, dict[str, None]] = {}
+        for bucket, member in keys:
+            members.setdefault(bucket, {})[member] = None
+        groups += [(kind, bucket, list(m), "") for bucket, m in members.items()]
+    followed: dict[tuple[str, str, str], list[str]] = {}
+    for (source, field), kind, target in follow:
+        followed.setdefault((kind + ">", source, target), []).append(field)
+    groups += [(kind, bucket, m, target) for (kind, bucket, target), m in followed.items()]
+    return groups
+
+
 def referenced(value: bytes) -> str:
     """The member a reference field names (see ``HistoryStore.lookup``'s ``follow``)."""
     end = value.find(b"\0", REF_OFFSET)

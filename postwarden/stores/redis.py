@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import redis
 
-from postwarden.stores.base import Entry, Follow, HistoryStore, Key, StoreError
+from postwarden.stores.base import Entry, Follow, HistoryStore, Key, StoreError, lookup_groups
 
 # KEYS: hash keys; ARGV: at, half_life, ttl, then one member per key.
 BUMP_LUA = """
@@ -182,23 +182,10 @@ class RedisStore(HistoryStore):
         if touched:
             pipe.execute()
 
-    @staticmethod
-    def _grouped(keys: Sequence[Key]) -> dict[str, list[str]]:
-        groups: dict[str, list[str]] = {}
-        for bucket, member in keys:
-            groups.setdefault(bucket, []).append(member)
-        return groups
-
     def lookup(self, counter_keys: Sequence[Key], field_keys: Sequence[Key],
                follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
         """Every key and every followed reference in one round trip: one script call, one reply."""
-        groups: list[tuple[str, str, list[str], str]] = [  # (kind, bucket, members, bucket followed into)
-            *(("c", b, m, "") for b, m in self._grouped(counter_keys).items()),
-            *(("f", b, m, "") for b, m in self._grouped(field_keys).items())]
-        followed: dict[tuple[str, str, str], list[str]] = {}
-        for (source, field), kind, target in follow:
-            followed.setdefault((kind + ">", source, target), []).append(field)
-        groups += [(kind, b, m, target) for (kind, b, target), m in followed.items()]
+        groups = lookup_groups(counter_keys, field_keys, follow)
         counters: dict[Key, Entry] = {}
         fields_out: dict[Key, bytes] = {}
         if not groups:

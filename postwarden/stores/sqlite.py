@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring_ascii
 
-from postwarden.stores.base import REF_OFFSET, Entry, Follow, HistoryStore, Key, StoreError
+from postwarden.stores.base import REF_OFFSET, Entry, Follow, HistoryStore, Key, StoreError, lookup_groups
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -57,14 +57,6 @@ CACHE_KIB = 256 * 1024  # page cache per connection (SQLite allocates it only as
 # builds); pages past it are read as before.
 MMAP_BYTES = 1 << 34
 MAX_BUCKETS = 200  # buckets per statement: SQLite allows 500 terms in a compound SELECT
-
-
-def _grouped(keys: Iterable[Key]) -> dict[str, list[str]]:
-    """Members per bucket, each once (recipients share domains): one seek per distinct key."""
-    groups: dict[str, dict[str, None]] = {}
-    for bucket, member in keys:
-        groups.setdefault(bucket, {})[member] = None
-    return {bucket: list(members) for bucket, members in groups.items()}
 
 
 # The member a reference field's value names (base.referenced): its bytes from offset 16 to a NUL.
@@ -203,13 +195,7 @@ class SqliteStore(HistoryStore):
     def lookup(self, counter_keys: Sequence[Key], field_keys: Sequence[Key],
                follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
         """Counters, fields and followed references in one statement (see ``_statement``)."""
-        groups: list[tuple[str, str, list[str], str]] = [  # (kind, bucket, members, bucket followed into)
-            *(("c", b, m, "") for b, m in _grouped(counter_keys).items()),
-            *(("f", b, m, "") for b, m in _grouped(field_keys).items())]
-        followed: dict[tuple[str, str, str], list[str]] = {}
-        for (source, field), kind, target in follow:
-            followed.setdefault((kind + ">", source, target), []).append(field)
-        groups += [(kind, b, m, target) for (kind, b, target), m in followed.items()]
+        groups = lookup_groups(counter_keys, field_keys, follow)
         counters: dict[Key, Entry] = {}
         fields: dict[Key, bytes] = {}
         if not groups:
