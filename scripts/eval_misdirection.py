@@ -20,11 +20,8 @@ import time
 import numpy as np
 
 from postwarden.misdirection import evaluate, simulate
-from postwarden.misdirection.features import NAMES
 from postwarden.misdirection.model import load_weights
-from postwarden.misdirection.replay import load_boxes, load_rows
-
-CACHE = f"/tmp/postwarden-misdirection-rows-{len(NAMES)}.npz"  # a replay of other features is not reused
+from postwarden.misdirection.replay import DEFAULT_CACHE, load_boxes, load_rows
 
 
 def _pct(x: float) -> str:
@@ -48,15 +45,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="+")
-    parser.add_argument("--cache", default=CACHE)
+    parser.add_argument("--cache", default=DEFAULT_CACHE)
     parser.add_argument("--weights", default=None, help="weights file (default: the shipped one)")
     parser.add_argument("--no-leak", action="store_true", help="skip the Carvalho-Cohen protocol")
     args = parser.parse_args()
     started = time.time()
     weights = load_weights(args.weights)
     data, users = load_rows(args.corpus, args.cache)
-    if data["x"].shape[1] != len(NAMES):
-        raise SystemExit(f"{args.cache} holds a replay of other features; remove it or pass another --cache")
     _, test_users = evaluate.split_users(users)
     sel = np.isin(data["user"], test_users)
     test = {k: v[sel] for k, v in data.items()}

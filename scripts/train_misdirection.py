@@ -35,9 +35,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from postwarden.misdirection import evaluate, simulate
 from postwarden.misdirection.features import NAMES
 from postwarden.misdirection.model import LEAF, Trees, Weights
-from postwarden.misdirection.replay import load_rows
-
-CACHE = f"/tmp/postwarden-misdirection-rows-{len(NAMES)}.npz"  # a replay of other features is not reused
+from postwarden.misdirection.replay import DEFAULT_CACHE, load_rows
 
 
 def _means(nodes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -169,7 +167,7 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="+")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--cache", default=CACHE)
+    parser.add_argument("--cache", default=DEFAULT_CACHE)
     parser.add_argument("--trees", type=int, default=150)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--learning-rate", type=float, default=0.1)
@@ -185,8 +183,6 @@ def main() -> int:
     args = parser.parse_args()
     started = time.time()
     data, users = load_rows(args.corpus, args.cache)
-    if data["x"].shape[1] != len(NAMES):
-        raise SystemExit(f"{args.cache} holds a replay of other features; remove it or pass another --cache")
     train_users, test_users = evaluate.split_users(users)
     sel = np.isin(data["user"], train_users)
     train = {k: v[sel] for k, v in data.items()}
