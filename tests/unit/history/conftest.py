@@ -15,6 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from postwarden.misdirection.history import RecipientHistory
+from postwarden.stores.sqlite import SqliteStore
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -65,3 +68,12 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator:
         s = open_store("redis", url=url, prefix=f"test{time.monotonic_ns()}:")
     yield s
     s.close()
+
+
+@pytest.fixture(params=[None, "history-test-secret-0123456789"], ids=["plain", "hashed"])
+def history(request: pytest.FixtureRequest) -> Iterator[RecipientHistory]:
+    """A history on an in-memory SQLite store, plain and hashed (every behaviour holds in both)."""
+    h = RecipientHistory(SqliteStore(":memory:"), request.param, half_life_days=30, horizon_days=365,
+                         local_domains=["example.com"])
+    yield h
+    h.store.close()

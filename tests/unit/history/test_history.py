@@ -5,17 +5,8 @@ from __future__ import annotations
 import pytest
 
 from postwarden.misdirection.history import DAY, Recipient, RecipientHistory
-from postwarden.stores.sqlite import SqliteStore
 
 T0 = 1_700_000_000.0
-
-
-@pytest.fixture(params=[None, "history-test-secret-0123456789"], ids=["plain", "hashed"])
-def history(request):
-    h = RecipientHistory(SqliteStore(":memory:"), request.param, half_life_days=30, horizon_days=365,
-                         local_domains=["example.com"])
-    yield h
-    h.store.close()
 
 
 def learn(h: RecipientHistory, rcpts: list[str], at: float = T0, text: str = "the contract") -> None:

@@ -11,14 +11,6 @@ from postwarden.stores.sqlite import SqliteStore
 T0 = 1_700_000_000.0
 
 
-@pytest.fixture(params=[None, "history-test-secret-0123456789"], ids=["plain", "hashed"])
-def history(request):
-    h = RecipientHistory(SqliteStore(":memory:"), request.param, half_life_days=30, horizon_days=365,
-                         local_domains=["example.com"])
-    yield h
-    h.store.close()
-
-
 def send(h: RecipientHistory, sender: str, rcpts: list[str], at: float, text: str = "the contract") -> None:
     h.learn(h.lookup(sender, [Recipient(a) for a in rcpts], "s", text, at))
 
