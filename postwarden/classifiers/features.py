@@ -65,7 +65,7 @@ class FeaturiserSettings:
     max_char_words: int = 500
     max_hidden_chars: int = 3_000
     char_n: int = 4
-    # Scale of each group, in the order of Featuriser.groups: subject, words, bigrams, char
+    # Scale of each group, in the order of Featuriser.segments: subject, words, bigrams, char
     # n-grams, hidden, URLs, attachments, structure. Structure and URL presence separate the
     # training corpora too well for reasons that do not carry over (the Enron export has no
     # HTML and almost no links), so they speak softer than the text.
@@ -419,10 +419,6 @@ class Featuriser:
             [_string_segment("", _attachment_features(message))],
             [_string_segment("", meta)],
         ]
-
-    def groups(self, message: ParsedMessage) -> list[set[str]]:
-        """The feature strings of a message, one set per group (for tests and explanations)."""
-        return [{seg.prefix + t for seg in group for t in seg.tokens} for group in self.segments(message)]
 
     def transform(self, message: ParsedMessage) -> FeatureVector:
         hashes: list[np.ndarray] = []
