@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from postwarden.classifiers.evaluation import head_metrics
-from postwarden.classifiers.features import FeaturiserSettings
+from postwarden.classifiers.features import Featuriser, FeaturiserSettings
 from postwarden.classifiers.model_file import SHIPPED_DIR, Head
 from postwarden.classifiers.text_cli import evaluate_examples
 from postwarden.classifiers.training import (
@@ -74,13 +74,14 @@ _EXAMPLES: list = []  # set before the fold processes fork, so they inherit it u
 
 
 def _fit_fold(args):
-    k, dimension = args
+    k, settings = args
     examples = _EXAMPLES
+    featuriser = Featuriser(settings)
     train = [e for e in examples if e.bucket % FOLDS != k]
     held = [e for e in examples if e.bucket % FOLDS == k]
     scores = {}
     for head in HEAD_POSITIVES:
-        w, b = fit_head(head_rows(train, head), head, dimension, C)
+        w, b = fit_head(head_rows(train, head), head, featuriser, C)
         model_head = Head(head, w, b)
         scores[head] = dict(zip((id(e) for e in held), decision(model_head, held), strict=True))
     return k, {h: [s[id(e)] for e in held] for h, s in scores.items()}, [e.source for e in held]
@@ -129,7 +130,7 @@ def main() -> int:
         oof: dict[str, dict[str, float]] = {h: {} for h in HEAD_POSITIVES}
         _EXAMPLES[:] = examples
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
-            for k, scores, sources in pool.map(_fit_fold, [(k, 1 << settings.n_bits) for k in range(FOLDS)]):
+            for k, scores, sources in pool.map(_fit_fold, [(k, settings) for k in range(FOLDS)]):
                 for head, values in scores.items():
                     oof[head].update(zip(sources, values, strict=True))
                 print(f"fold {k} done", flush=True)

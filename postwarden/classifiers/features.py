@@ -20,13 +20,17 @@ feature spellings:
   sender-side headers are present (``text_hygiene.SENDER_HEADERS``), the mailer family, From
   display-name words (``fn:``), the From domain (``fd:``, registrable part) and address shape,
   Reply-To domain, whether the Message-ID's domain is the From's, recipient counts, subject
-  and body shape, obfuscation tricks found by ``normalize``, parser defects.
+  and body shape, obfuscation tricks found by ``normalize``, parser defects;
+- ``r:`` the shape of the Received chain where the receiving MTA took the message in: the
+  client's reverse DNS and HELO, forged-looking relay lines (only shapes, never names:
+  ``received``).
 
 Text is normalised first (``normalize.normalise``), digits become ``0``, and the Date header
 is never read, so dates and years are not features. Headers in ``text_hygiene``'s strip list
-are never read. Large messages are bounded: body words come from the first
-``max_body_chars`` of text and character n-grams from the first ``max_char_words`` words, so the cost
-of featurising a 100 KB message is that of a ~10 KB one.
+are never read, except the Received chain for the shape tokens above. Large messages are
+bounded: body words come from the first ``max_body_chars`` of text and character n-grams from
+the first ``max_char_words`` words, so the cost of featurising a 100 KB message is that of a
+~10 KB one.
 """
 
 from __future__ import annotations
@@ -42,10 +46,11 @@ from typing import Any
 import numpy as np
 
 from postwarden.classifiers.normalize import normalise
+from postwarden.classifiers.received import received_tokens
 from postwarden.classifiers.text_hygiene import SENDER_HEADERS, stripped
 from postwarden.message import ParsedMessage
 
-FEATURISER_VERSION = 2
+FEATURISER_VERSION = 3
 _WORD = re.compile(r"\w+|[$€£!%]")
 _PATH_WORD = re.compile(r"[a-z0]+")
 _DOMAINISH = re.compile(r"\b((?:[a-z0-9-]+\.)+[a-z]{2,})\b")
@@ -66,10 +71,10 @@ class FeaturiserSettings:
     max_hidden_chars: int = 3_000
     char_n: int = 4
     # Scale of each group, in the order of Featuriser.segments: subject, words, bigrams, char
-    # n-grams, hidden, URLs, attachments, structure. Structure and URL presence separate the
-    # training corpora too well for reasons that do not carry over (the Enron export has no
-    # HTML and almost no links), so they speak softer than the text.
-    group_scales: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.3)
+    # n-grams, hidden, URLs, attachments, structure, Received shape. Structure and URL presence
+    # separate the training corpora too well for reasons that do not carry over (the Enron
+    # export has no HTML and almost no links), so they speak softer than the text.
+    group_scales: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.3, 0.5)
     # A group with fewer features than this weighs each as if it had this many, so a two-word
     # message ("hello there") is not decided by two words at full strength.
     min_group: int = 16
@@ -394,8 +399,17 @@ class Featuriser:
     def dimension(self) -> int:
         return 1 << self.settings.n_bits
 
-    def segments(self, message: ParsedMessage) -> list[list[_Segment]]:
-        """The features of a message: per group, its segments of distinct tokens and hashes."""
+    def indices(self, tokens: Sequence[str]) -> np.ndarray:
+        """Where unprefixed tokens (the structure and Received-shape groups') land."""
+        hashes = np.array(_HASHES.hashes("", list(tokens)), dtype=np.uint64)
+        return (hashes & np.uint64(self._mask)).astype(np.int64)
+
+    def index(self, token: str) -> int:
+        return int(self.indices([token])[0])
+
+    def segments(self, message: ParsedMessage, arrival: str | None = None) -> list[list[_Segment]]:
+        """The features of a message: per group, its segments of distinct tokens and hashes.
+        ``arrival``: the receiving MTA's own Received line when the headers lack it."""
         s = self.settings
         subject_raw = message.subject[:1000]
         subject = normalise(subject_raw)
@@ -418,13 +432,14 @@ class Featuriser:
             [_string_segment("", _url_features(message))],
             [_string_segment("", _attachment_features(message))],
             [_string_segment("", meta)],
+            [_string_segment("", received_tokens(message.header("Received"), arrival))],
         ]
 
-    def transform(self, message: ParsedMessage) -> FeatureVector:
+    def transform(self, message: ParsedMessage, arrival: str | None = None) -> FeatureVector:
         hashes: list[np.ndarray] = []
         values: list[np.ndarray] = []
         kept: list[tuple[str, Sequence[str]]] = []
-        for group, scale in zip(self.segments(message), self.settings.group_scales, strict=True):
+        for group, scale in zip(self.segments(message, arrival), self.settings.group_scales, strict=True):
             size = sum(len(seg.hashes) for seg in group)
             if not size or not scale:
                 continue

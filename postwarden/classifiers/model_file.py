@@ -99,9 +99,10 @@ class TextModel:
             out[name] = HeadScore(name, head.probability(z), head.threshold, vector, contributions, top)
         return out
 
-    def score(self, message: ParsedMessage, top: int = 0) -> dict[str, HeadScore]:
-        """p(spam) and p(phish) of a parsed message, with the ``top`` strongest features each."""
-        return self.score_vector(self.featuriser.transform(message), top)
+    def score(self, message: ParsedMessage, top: int = 0, arrival: str | None = None) -> dict[str, HeadScore]:
+        """p(spam) and p(phish) of a parsed message, with the ``top`` strongest features each;
+        ``arrival`` as in ``Featuriser.segments``."""
+        return self.score_vector(self.featuriser.transform(message, arrival), top)
 
     # -- persistence -----------------------------------------------------------------------
     def to_payload(self, max_weights: int | None = None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 from postwarden.classifiers.model_file import HeadScore, ModelError, TextModel
 from postwarden.classifiers.model_store import ModelStore
+from postwarden.classifiers.received import arrival_hop
 from postwarden.config import ConfigError, ModelSettings
 from postwarden.context import INBOUND, Hit, ScanContext
 from postwarden.message import ParsedMessage
@@ -70,7 +71,9 @@ class TextModelCheck:
         if not enough_text(ctx.message):
             ctx.notes["text_model"] = {"version": self.model.version, "skipped": "too little text"}
             return []
-        scores = self.model.score(ctx.message, top=self.settings.top_features)
+        txn = ctx.txn
+        arrival = arrival_hop(txn.client_ip, txn.client_name, txn.helo, bool(txn.auth_user))
+        scores = self.model.score(ctx.message, top=self.settings.top_features, arrival=arrival)
         ctx.notes["text_model"] = {"version": self.model.version,
                                    **{h: round(s.probability, 4) for h, s in scores.items()}}
         hits = []

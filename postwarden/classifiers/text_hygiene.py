@@ -30,7 +30,10 @@ Removed (names compare case-insensitively; ``*`` is a prefix):
 Of what is left, the featuriser reads only the allowlisted sender-side headers in
 ``SENDER_HEADERS`` (plus Subject, From, Reply-To, To, Cc and the MIME headers through the
 parsed message); every other header name is ignored, so a header peculiar to one corpus
-cannot become a feature by accident.
+cannot become a feature by accident. The one exception is the Received chain: ``received``
+skips the receiving side's own hops and turns the rest into shape tokens (reverse DNS and
+HELO of the client the receiving MTA took the message from, forged-looking relay lines),
+never into names, addresses or dates.
 """
 
 from __future__ import annotations

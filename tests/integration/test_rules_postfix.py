@@ -31,6 +31,13 @@ SITE_RULES = """rules:
     reply: We do not accept widget offers here
     match:
       subject: {contains: widgets}
+  - id: RELAYED_BY_POSTFIX
+    description: a Postfix Received line reached the milter
+    direction: inbound
+    action: reject
+    reply: A Postfix Received line was seen
+    match:
+      header: {name: Received, regex: '[(]Postfix[)]'}
   - id: TRY_LUNCH_RULE
     description: a candidate rule, watched in shadow mode before it counts
     shadow: true
@@ -79,6 +86,20 @@ def test_a_rule_reply_text_reaches_the_smtp_client(rules_stack: Stack) -> None:
     result = rules_stack.send(raw)
     assert (result.code, result.text) == (550, "5.7.1 We do not accept widget offers here"), result
     assert rules_stack.postfix.find_delivered(message_id) is None
+
+
+def test_postfix_does_not_show_the_milter_its_own_received_line(rules_stack: Stack) -> None:
+    """The premise of ``received.arrival_hop``: the text check has to rebuild the receiving hop."""
+    message_id, raw = make_message("Plain words.\n", subject="no trace yet")
+    assert b"Received:" not in raw
+    result = rules_stack.send(raw)
+    assert result.accepted, result
+    delivered = rules_stack.postfix.wait_delivered(message_id)
+    assert "(Postfix)" in str(delivered["Received"])  # it is added, after the milter has decided
+    relayed = (b"Received: from relay.example (relay.example [192.0.2.8]) by mx.example (Postfix) "
+               b"with ESMTP id 1; Tue, 1 Dec 2026 10:00:00 +0000\r\n" + raw)
+    result = rules_stack.send(relayed)
+    assert (result.code, result.text) == (550, "5.7.1 A Postfix Received line was seen"), result
 
 
 def test_a_shipped_rule_rejects_an_executable_with_its_reply(rules_stack: Stack) -> None:
