@@ -348,13 +348,15 @@ class RecipientHistory:
             ev.domain_sender = alive(cget((ds, d)), now)
             ev.domain_org = alive(cget(("o", d)), now)
             ev.org_contact = alive(cget(("oc", t)), now)
-            if k.first:
-                ev.first_refs = (alive_ref(fget((xs, k.first)), now), alive_ref(fget((x2, k.first)), now))
-                ev.same_first = alive_ref(fget((xs, k.first)), now, own=t)
+            if k.first:  # each entry unpacked once: the strongest is same_first unless it is this one
+                top = alive_ref(fget((xs, k.first)), now)
+                ev.first_refs = (top, alive_ref(fget((x2, k.first)), now))
+                ev.same_first = top if top is not None and top.token != t else None
                 ev.first_runner_up = _other(ev.first_refs, t) if ev.same_first is None else None
             if k.prefix:
-                ev.prefix_refs = (alive_ref(fget((xs, k.prefix)), now), alive_ref(fget((x2, k.prefix)), now))
-                ev.same_prefix = alive_ref(fget((xs, k.prefix)), now, own=t)
+                top = alive_ref(fget((xs, k.prefix)), now)
+                ev.prefix_refs = (top, alive_ref(fget((x2, k.prefix)), now))
+                ev.same_prefix = top if top is not None and top.token != t else None
                 ev.prefix_runner_up = _other(ev.prefix_refs, t) if ev.same_prefix is None else None
             if thread:
                 ev.on_thread = on_keys[n] in fields
