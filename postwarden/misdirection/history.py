@@ -24,6 +24,7 @@ bounded caches; pair and thread tokens, which seldom recur, are hashed without o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -48,11 +49,13 @@ class Recipient:
     address: str
     display: str = ""
 
-    @property
+    # Read a few dozen times per message (keys, features, reasons): split once per recipient.
+    # cached_property writes the instance's __dict__, which a frozen dataclass allows.
+    @functools.cached_property
     def local(self) -> str:
         return addr.split(self.address)[0]
 
-    @property
+    @functools.cached_property
     def domain(self) -> str:
         return addr.split(self.address)[1]
 
