@@ -30,6 +30,7 @@ import math
 import re
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -141,8 +142,11 @@ class MessageEvidence:
     greeted: Ref | None = None  # the sender's strongest contact with that first name
 
 
-@dataclass(frozen=True)
-class _RecipientKeys:
+class _RecipientKeys(NamedTuple):
+    """A tuple, not a dataclass instance: the cache holds up to TOKEN_CACHE of them, and a tuple
+    of strings drops out of the garbage collector's tracking, so they do not lengthen every
+    full collection (which the milter's threads wait for)."""
+
     token: str
     domain: str  # the domain's token
     first: str | None  # token of the first name, None without one
