@@ -190,7 +190,7 @@ def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
             x[ORG_CONTENT] = textvec.cosine(evidence.vector, ev.org_vector)
     address = ev.rcpt.address
     first, last = _name_parts(address)
-    display_first = addr.first_name(address, ev.rcpt.display)
+    display_first = ev.rcpt.first_name
     x[FIRST_NAME_IN_TEXT] = 1.0 if (display_first or first) in words else 0.0
     last_in_text = bool(last) and last in words
     x[LAST_NAME_IN_TEXT] = 1.0 if last_in_text else 0.0
@@ -247,7 +247,7 @@ def _text_addresses(evidence: MessageEvidence) -> frozenset[str]:
 def _greets(word: str, ev: RecipientEvidence) -> bool:
     """Whether a salutation fits this recipient: its first name, a name in its local part, or
     a short form sharing the first three letters ("Steve" for steven.kean)."""
-    first = addr.first_name(ev.rcpt.address, ev.rcpt.display)
+    first = ev.rcpt.first_name
     if first and (word == first or word[:3] == first[:3]):
         return True
     return word in addr._NAME_SPLIT.split(ev.rcpt.local)

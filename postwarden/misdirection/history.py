@@ -60,6 +60,11 @@ class Recipient:
     def domain(self) -> str:
         return addr.split(self.address)[1]
 
+    @functools.cached_property
+    def first_name(self) -> str:
+        """``addresses.first_name`` of it: its keys, its features and the greeting all ask."""
+        return addr.first_name(self.address, self.display)
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -245,7 +250,7 @@ class RecipientHistory:
         return self.tok("p", f"{a} {b}" if a <= b else f"{b} {a}")
 
     def _name_keys(self, r: Recipient) -> tuple[str | None, str | None]:
-        first = addr.first_name(r.address, r.display)
+        first = r.first_name
         pre = addr.prefix(r.address)
         return (self.tok("f", first) if first else None, self.tok("x", pre) if pre else None)
 
