@@ -79,105 +79,157 @@ def _name_parts(address: str) -> tuple[str, str]:
     return parts[0], parts[-1] if len(parts) >= 2 else ""
 
 
-def recipient_features(evidence: MessageEvidence, index: int,
-                       cosines: list[float | None] | None = None,
-                       contact_weights: list[float] | None = None) -> np.ndarray:
-    """The features of one recipient; ``cosines`` (message vs each recipient's centroid, None
-    without one) and ``contact_weights`` (each recipient's decayed contact weight) save
-    recomputing them per recipient."""
-    if cosines is None:
-        cosines = _cosines(evidence)
-    if contact_weights is None:
-        contact_weights = _contact_weights(evidence)
+class _Message:
+    """What every recipient's features compare it with, computed once per message: each
+    recipient's contact weight and cosine with the two largest of each (so "the largest of
+    the others" is one comparison, not a loop over them), and counts over all recipients."""
+
+    def __init__(self, evidence: MessageEvidence):
+        now, h = evidence.now, evidence.half_life
+        recipients = evidence.recipients
+        self.weights = [ev.contact.weight_at(now, h) if ev.contact else 0.0 for ev in recipients]
+        self.cosines = [textvec.cosine(evidence.vector, ev.vector) if ev.vector is not None else None
+                        for ev in recipients]
+        self.top_weights = _top_two(enumerate(self.weights))
+        self.top_cosines = _top_two((k, c) for k, c in enumerate(self.cosines) if c is not None)
+        self.unknown = sum(1 for ev in recipients if ev.contact is None)
+        self.corporate = sum(1 for ev in recipients if not addr.is_freemail(ev.rcpt.domain))
+        self.greets = ([_greets(evidence.greeting, ev) for ev in recipients] if evidence.greeting
+                       else [False] * len(recipients))
+        self.greeted = sum(self.greets)
+        self.hist = _lw(evidence.sender_messages) / 8.0
+        self.quoted = _text_addresses(evidence)
+        self.quoted_domains = _text_domains(evidence)
+
+
+def _top_two(items: object) -> tuple[tuple[int, float] | None, tuple[int, float] | None]:
+    """The (index, value) of the largest value and of the largest after it (the first index
+    wins a tie, as ``max`` does): the largest of all but one is then one of the two."""
+    first = second = None
+    for k, v in items:  # type: ignore[attr-defined]
+        if first is None or v > first[1]:
+            first, second = (k, v), first
+        elif second is None or v > second[1]:
+            second = (k, v)
+    return first, second
+
+
+def _largest_but(top: tuple[tuple[int, float] | None, tuple[int, float] | None], index: int) -> float | None:
+    """The largest value of all but the one at ``index``, None when no other has one."""
+    first, second = top
+    if first is not None and first[0] != index:
+        return first[1]
+    return second[1] if second is not None else None
+
+
+# Each feature's column, as module constants: a row is filled by position, not by name lookups.
+(NEVER_MAILED, CONTACT_WEIGHT, CONTACT_COUNT, CONTACT_AGE, DOMAIN_NEW_TO_SENDER, DOMAIN_NEW_TO_ORG,
+ DOMAIN_WEIGHT, NEAR_CONTACT, NEAR_DOMAIN, SAME_FIRST_NAME, SAME_PREFIX, FREEMAIL_AMONG_CORPORATE,
+ MULTIPLE_RECIPIENTS, TIE_MAX, TIE_SHARE, KNOWN_BUT_UNTIED, CONTENT, CONTENT_GAP, WEIGHT_GAP,
+ UNKNOWN_X_HISTORY, SENDER_HISTORY, INTERNAL, ORG_KNOWN, ORG_CONTENT, LAST_NAME_IN_TEXT,
+ FIRST_NAME_IN_TEXT, NEAR_ORG_CONTACT, ADDRESS_IN_TEXT, NEAR_ADDRESS_IN_TEXT, NAME_TYPO_IN_TEXT,
+ RESEMBLED_NAME_IN_TEXT, CONTENT_VS_RESEMBLED, ON_THREAD, OFF_THREAD, ORG_TIE_SENDER, ORG_TIE_MAX,
+ ORG_TIE_SHARE, ORG_UNTIED, NAME_UNSEEN, SENDER_NOVELTY, DOMAIN_IN_TEXT, NEAR_DOMAIN_IN_TEXT, GREETED,
+ GREETS_ABSENT, ORG_AGE, OTHERS_NEW) = range(46)
+assert [INDEX[n] for n in NAMES] == list(range(len(NAMES))) and len(NAMES) == 46
+assert (INDEX["org_untied"], INDEX["others_new"], INDEX["greets_absent"]) == (ORG_UNTIED, OTHERS_NEW,
+                                                                               GREETS_ABSENT)
+
+
+def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
+    """The features of one recipient, in the order of NAMES."""
     ev: RecipientEvidence = evidence.recipients[index]
     now, h = evidence.now, evidence.half_life
-    others = [o for k, o in enumerate(evidence.recipients) if k != index]
-    x = np.zeros(len(NAMES), dtype=np.float64)
+    n_others = len(evidence.recipients) - 1
+    x = [0.0] * len(NAMES)
     known = ev.contact is not None
-    weight = ev.contact.weight_at(now, h) if ev.contact else 0.0
-    hist = _lw(evidence.sender_messages) / 8.0
-    x[INDEX["never_mailed"]] = 0.0 if known else 1.0
-    x[INDEX["contact_weight"]] = _lw(weight)
-    x[INDEX["contact_count"]] = _lw(ev.contact.count) if ev.contact else 0.0
+    weight = m.weights[index]
+    hist = m.hist
+    words = evidence.words
+    x[NEVER_MAILED] = 0.0 if known else 1.0
+    x[CONTACT_WEIGHT] = _lw(weight)
     if ev.contact:
-        x[INDEX["contact_age"]] = _lw((now - ev.contact.last) / DAY) / 6.0
-    x[INDEX["domain_new_to_sender"]] = 1.0 if ev.domain_sender is None and not ev.internal else 0.0
-    x[INDEX["domain_new_to_org"]] = 1.0 if ev.domain_org is None and not ev.internal else 0.0
-    x[INDEX["domain_weight"]] = _lw(ev.domain_sender.weight_at(now, h)) if ev.domain_sender else 0.0
+        x[CONTACT_COUNT] = _lw(ev.contact.count)
+        x[CONTACT_AGE] = _lw((now - ev.contact.last) / DAY) / 6.0
+    x[DOMAIN_NEW_TO_SENDER] = 1.0 if ev.domain_sender is None and not ev.internal else 0.0
+    x[DOMAIN_NEW_TO_ORG] = 1.0 if ev.domain_org is None and not ev.internal else 0.0
+    x[DOMAIN_WEIGHT] = _lw(ev.domain_sender.weight_at(now, h)) if ev.domain_sender else 0.0
     if not known and ev.near_contact:
-        x[INDEX["near_contact"]] = _lw(1.0 + ev.near_contact.weight_at(now, h))
+        x[NEAR_CONTACT] = _lw(1.0 + ev.near_contact.weight_at(now, h))
     if ev.near_domain:
-        x[INDEX["near_domain"]] = _lw(1.0 + ev.near_domain.weight_at(now, h))
-    for name, ref in (("same_first_name", ev.same_first), ("same_prefix", ev.same_prefix)):
+        x[NEAR_DOMAIN] = _lw(1.0 + ev.near_domain.weight_at(now, h))
+    for column, ref in ((SAME_FIRST_NAME, ev.same_first), (SAME_PREFIX, ev.same_prefix)):
         if ref is not None:
-            x[INDEX[name]] = max(0.0, _lw(ref.weight_at(now, h)) - _lw(weight))
-    if addr.is_freemail(ev.rcpt.domain) and any(not addr.is_freemail(o.rcpt.domain) for o in others):
-        x[INDEX["freemail_among_corporate"]] = 1.0
-    if others:
-        x[INDEX["multiple_recipients"]] = 1.0
+            x[column] = max(0.0, _lw(ref.weight_at(now, h)) - _lw(weight))
+    if m.corporate and addr.is_freemail(ev.rcpt.domain):  # a freemail recipient is not one of them
+        x[FREEMAIL_AMONG_CORPORATE] = 1.0
+    if n_others:
+        x[MULTIPLE_RECIPIENTS] = 1.0
         if ev.ties:
-            x[INDEX["tie_max"]] = _lw(max(ev.ties))
-            x[INDEX["tie_share"]] = sum(1 for t in ev.ties if t > 0) / len(ev.ties)
-            if known and not any(t > 0 for t in ev.ties):
-                x[INDEX["known_but_untied"]] = 1.0
-        other_w = max(w for k, w in enumerate(contact_weights) if k != index)
-        x[INDEX["others_new"]] = sum(1 for o in others if o.contact is None) / len(others)
-        x[INDEX["weight_gap"]] = max(0.0, _lw(other_w) - _lw(weight))
-    own = cosines[index] or 0.0
-    x[INDEX["content"]] = own
-    other_c = [c for k, c in enumerate(cosines) if k != index and c is not None]
-    if other_c:
-        x[INDEX["content_gap"]] = max(0.0, max(other_c) - own)
-    x[INDEX["unknown_x_history"]] = 0.0 if known else hist
-    x[INDEX["sender_history"]] = hist
-    x[INDEX["internal"]] = 1.0 if ev.internal else 0.0
+            x[TIE_MAX] = _lw(max(ev.ties))
+            tied = sum(1 for t in ev.ties if t > 0)
+            x[TIE_SHARE] = tied / len(ev.ties)
+            if known and not tied:
+                x[KNOWN_BUT_UNTIED] = 1.0
+        other_w = _largest_but(m.top_weights, index)
+        x[OTHERS_NEW] = (m.unknown - (0 if known else 1)) / n_others
+        x[WEIGHT_GAP] = max(0.0, _lw(other_w) - _lw(weight))  # type: ignore[arg-type]
+    own = m.cosines[index] or 0.0
+    x[CONTENT] = own
+    other_c = _largest_but(m.top_cosines, index)
+    if other_c is not None:
+        x[CONTENT_GAP] = max(0.0, other_c - own)
+    x[UNKNOWN_X_HISTORY] = 0.0 if known else hist
+    x[SENDER_HISTORY] = hist
+    x[INTERNAL] = 1.0 if ev.internal else 0.0
     if not known:
-        x[INDEX["org_known"]] = _lw(ev.org_contact.weight_at(now, h)) if ev.org_contact else 0.0
+        x[ORG_KNOWN] = _lw(ev.org_contact.weight_at(now, h)) if ev.org_contact else 0.0
         if ev.org_contact:
-            x[INDEX["org_age"]] = _lw((now - ev.org_contact.last) / DAY) / 6.0
+            x[ORG_AGE] = _lw((now - ev.org_contact.last) / DAY) / 6.0
         if ev.org_vector is not None:
-            x[INDEX["org_content"]] = textvec.cosine(evidence.vector, ev.org_vector)
-    first, last = _name_parts(ev.rcpt.address)
-    display_first = addr.first_name(ev.rcpt.address, ev.rcpt.display)
-    x[INDEX["first_name_in_text"]] = 1.0 if (display_first or first) in evidence.words else 0.0
-    x[INDEX["last_name_in_text"]] = 1.0 if last and last in evidence.words else 0.0
+            x[ORG_CONTENT] = textvec.cosine(evidence.vector, ev.org_vector)
+    address = ev.rcpt.address
+    first, last = _name_parts(address)
+    display_first = ev.rcpt.first_name
+    x[FIRST_NAME_IN_TEXT] = 1.0 if (display_first or first) in words else 0.0
+    last_in_text = bool(last) and last in words
+    x[LAST_NAME_IN_TEXT] = 1.0 if last_in_text else 0.0
     if not known and ev.near_org_contact and not ev.near_contact:
-        x[INDEX["near_org_contact"]] = _lw(1.0 + ev.near_org_contact.weight_at(now, h))
-    quoted = _text_addresses(evidence)
-    if ev.rcpt.address in quoted:
-        x[INDEX["address_in_text"]] = 1.0
-    elif not known and any(_near_address(ev.rcpt.address, q) for q in quoted):
-        x[INDEX["near_address_in_text"]] = 1.0
+        x[NEAR_ORG_CONTACT] = _lw(1.0 + ev.near_org_contact.weight_at(now, h))
+    if address in m.quoted:
+        x[ADDRESS_IN_TEXT] = 1.0
+    elif not known and any(_near_address(address, q) for q in m.quoted):
+        x[NEAR_ADDRESS_IN_TEXT] = 1.0
     if not known:
-        x[INDEX["name_typo_in_text"]] = _name_typo(ev.rcpt.address, evidence.words)
-    refs = [r for r in (ev.near_contact, ev.near_org_contact, *ev.resembled_refs) if r is not None]
-    if refs and not (last and last in evidence.words) and any(
-            r.name and r.name in evidence.word_tokens for r in refs):
-        x[INDEX["resembled_name_in_text"]] = 1.0
+        x[NAME_TYPO_IN_TEXT] = _name_typo(address, words)
+    if not last_in_text:
+        refs = [r for r in (ev.near_contact, ev.near_org_contact, *ev.resembled_refs) if r is not None]
+        if any(r.name and r.name in evidence.word_tokens for r in refs):
+            x[RESEMBLED_NAME_IN_TEXT] = 1.0
     if evidence.thread_known:
-        x[INDEX["on_thread" if ev.on_thread else "off_thread"]] = 1.0
+        x[ON_THREAD if ev.on_thread else OFF_THREAD] = 1.0
     if ev.resembled_vector is not None:
-        x[INDEX["content_vs_resembled"]] = textvec.cosine(evidence.vector, ev.resembled_vector) - own
+        x[CONTENT_VS_RESEMBLED] = textvec.cosine(evidence.vector, ev.resembled_vector) - own
     if not known:
-        x[INDEX["org_tie_sender"]] = _lw(ev.org_tie_sender)
+        x[ORG_TIE_SENDER] = _lw(ev.org_tie_sender)
         if ev.org_ties:
-            x[INDEX["org_tie_max"]] = _lw(max(ev.org_ties))
-            x[INDEX["org_tie_share"]] = sum(1 for t in ev.org_ties if t > 0) / len(ev.org_ties)
-            x[INDEX["org_untied"]] = 0.0 if any(t > 0 for t in ev.org_ties) else 1.0
+            x[ORG_TIE_MAX] = _lw(max(ev.org_ties))
+            tied = sum(1 for t in ev.org_ties if t > 0)
+            x[ORG_TIE_SHARE] = tied / len(ev.org_ties)
+            x[ORG_UNTIED] = 0.0 if tied else 1.0
         if ev.name_parts:
-            x[INDEX["name_unseen"]] = ev.name_parts_unseen / ev.name_parts
-    x[INDEX["sender_novelty"]] = evidence.sender_novelty
+            x[NAME_UNSEEN] = ev.name_parts_unseen / ev.name_parts
+    x[SENDER_NOVELTY] = evidence.sender_novelty
     if evidence.greeting:
-        if _greets(evidence.greeting, ev):
-            x[INDEX["greeted"]] = 1.0
-        elif evidence.greeted is not None and not any(_greets(evidence.greeting, o) for o in others):
-            x[INDEX["greets_absent"]] = 1.0
+        if m.greets[index]:
+            x[GREETED] = 1.0
+        elif evidence.greeted is not None and not m.greeted:  # nor any other recipient
+            x[GREETS_ABSENT] = 1.0
     domain = ev.rcpt.domain
-    quoted_domains = _text_domains(evidence)
-    if domain in quoted_domains:
-        x[INDEX["domain_in_text"]] = 1.0
-    elif not ev.internal and any(_near_domain(domain, d) for d in quoted_domains):
-        x[INDEX["near_domain_in_text"]] = 1.0
+    if domain in m.quoted_domains:
+        x[DOMAIN_IN_TEXT] = 1.0
+    elif not ev.internal and any(_near_domain(domain, d) for d in m.quoted_domains):
+        x[NEAR_DOMAIN_IN_TEXT] = 1.0
     return x
 
 
@@ -195,7 +247,7 @@ def _text_addresses(evidence: MessageEvidence) -> frozenset[str]:
 def _greets(word: str, ev: RecipientEvidence) -> bool:
     """Whether a salutation fits this recipient: its first name, a name in its local part, or
     a short form sharing the first three letters ("Steve" for steven.kean)."""
-    first = addr.first_name(ev.rcpt.address, ev.rcpt.display)
+    first = ev.rcpt.first_name
     if first and (word == first or word[:3] == first[:3]):
         return True
     return word in addr._NAME_SPLIT.split(ev.rcpt.local)
@@ -240,18 +292,8 @@ def _name_typo(address: str, words: frozenset[str]) -> float:
 
 
 def message_features(evidence: MessageEvidence) -> np.ndarray:
+    """One row of features per recipient (columns in the order of NAMES)."""
     if not evidence.recipients:
         return np.zeros((0, len(NAMES)))
-    cosines, weights = _cosines(evidence), _contact_weights(evidence)
-    return np.vstack([recipient_features(evidence, i, cosines, weights)
-                      for i in range(len(evidence.recipients))])
-
-
-def _contact_weights(evidence: MessageEvidence) -> list[float]:
-    now, h = evidence.now, evidence.half_life
-    return [ev.contact.weight_at(now, h) if ev.contact else 0.0 for ev in evidence.recipients]
-
-
-def _cosines(evidence: MessageEvidence) -> list[float | None]:
-    return [textvec.cosine(evidence.vector, ev.vector) if ev.vector is not None else None
-            for ev in evidence.recipients]
+    m = _Message(evidence)
+    return np.array([_row(evidence, i, m) for i in range(len(evidence.recipients))], dtype=np.float64)

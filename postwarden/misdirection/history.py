@@ -24,11 +24,13 @@ bounded caches; pair and thread tokens, which seldom recur, are hashed without o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,13 +50,20 @@ class Recipient:
     address: str
     display: str = ""
 
-    @property
+    # Read a few dozen times per message (keys, features, reasons): split once per recipient.
+    # cached_property writes the instance's __dict__, which a frozen dataclass allows.
+    @functools.cached_property
     def local(self) -> str:
         return addr.split(self.address)[0]
 
-    @property
+    @functools.cached_property
     def domain(self) -> str:
         return addr.split(self.address)[1]
+
+    @functools.cached_property
+    def first_name(self) -> str:
+        """``addresses.first_name`` of it: its keys, its features and the greeting all ask."""
+        return addr.first_name(self.address, self.display)
 
 
 @dataclass(frozen=True)
@@ -138,8 +147,11 @@ class MessageEvidence:
     greeted: Ref | None = None  # the sender's strongest contact with that first name
 
 
-@dataclass(frozen=True)
-class _RecipientKeys:
+class _RecipientKeys(NamedTuple):
+    """A tuple, not a dataclass instance: the cache holds up to TOKEN_CACHE of them, and a tuple
+    of strings drops out of the garbage collector's tracking, so they do not lengthen every
+    full collection (which the milter's threads wait for)."""
+
     token: str
     domain: str  # the domain's token
     first: str | None  # token of the first name, None without one
@@ -238,7 +250,7 @@ class RecipientHistory:
         return self.tok("p", f"{a} {b}" if a <= b else f"{b} {a}")
 
     def _name_keys(self, r: Recipient) -> tuple[str | None, str | None]:
-        first = addr.first_name(r.address, r.display)
+        first = r.first_name
         pre = addr.prefix(r.address)
         return (self.tok("f", first) if first else None, self.tok("x", pre) if pre else None)
 
@@ -348,13 +360,15 @@ class RecipientHistory:
             ev.domain_sender = alive(cget((ds, d)), now)
             ev.domain_org = alive(cget(("o", d)), now)
             ev.org_contact = alive(cget(("oc", t)), now)
-            if k.first:
-                ev.first_refs = (alive_ref(fget((xs, k.first)), now), alive_ref(fget((x2, k.first)), now))
-                ev.same_first = alive_ref(fget((xs, k.first)), now, own=t)
+            if k.first:  # each entry unpacked once: the strongest is same_first unless it is this one
+                top = alive_ref(fget((xs, k.first)), now)
+                ev.first_refs = (top, alive_ref(fget((x2, k.first)), now))
+                ev.same_first = top if top is not None and top.token != t else None
                 ev.first_runner_up = _other(ev.first_refs, t) if ev.same_first is None else None
             if k.prefix:
-                ev.prefix_refs = (alive_ref(fget((xs, k.prefix)), now), alive_ref(fget((x2, k.prefix)), now))
-                ev.same_prefix = alive_ref(fget((xs, k.prefix)), now, own=t)
+                top = alive_ref(fget((xs, k.prefix)), now)
+                ev.prefix_refs = (top, alive_ref(fget((x2, k.prefix)), now))
+                ev.same_prefix = top if top is not None and top.token != t else None
                 ev.prefix_runner_up = _other(ev.prefix_refs, t) if ev.same_prefix is None else None
             if thread:
                 ev.on_thread = on_keys[n] in fields

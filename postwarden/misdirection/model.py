@@ -18,7 +18,10 @@ shares is the logit, and the largest shares are the reasons the reply names.
 Scoring is vectorised over trees: at load, every tree is laid out as a complete binary tree of
 the ensemble's depth (a leaf above the bottom level becomes a chain of splits that always go
 left and keep its value), so descending all trees for all recipients is a handful of ``take``
-operations per level, with no branching on which rows have reached a leaf.
+operations per level, with no branching on which rows have reached a leaf. Each node's value
+minus its parent's is kept beside it, so the same descent yields the reasons; and the two
+branches' trees share one layout, so a message is one descent whichever branches its
+recipients take.
 
 The file (``postwarden/data/misdirection-weights.json``, written by
 ``scripts/train_misdirection.py``) carries its feature names, the trees, the thresholds
@@ -66,39 +69,25 @@ class Trees:
     depth: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_full", _complete(self))
+        object.__setattr__(self, "_heap", _complete(self))
 
     def logit(self, x: np.ndarray) -> np.ndarray:
-        feat, thr, leaf_value = self._full  # type: ignore[attr-defined]
-        inner = feat.shape[1]
-        n_rows, n_feat = x.shape
-        flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
-        base = (np.arange(feat.shape[0]) * inner)[None, :]  # each tree's first inner node
-        row_at = (np.arange(n_rows) * n_feat)[:, None]
-        local = np.zeros((n_rows, feat.shape[0]), dtype=np.int64)
-        ft, tt = feat.ravel(), thr.ravel()
-        for _ in range(self.depth):
-            g = base + local
-            right = flat.take(row_at + ft.take(g)) > tt.take(g)
-            local = 2 * local + 1 + right
-        leaf = local - inner + (np.arange(feat.shape[0]) * (inner + 1))[None, :]
-        return self.base + leaf_value.ravel().take(leaf).sum(axis=1)
+        return self._descend(x, False)[0]
+
+    def explain(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The logit of every row of ``x`` and each feature's share of it (see _Heap.descend)."""
+        return self._descend(x, True)  # type: ignore[return-value]
+
+    def _descend(self, x: np.ndarray, attribute: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        heap: _Heap = self._heap  # type: ignore[attr-defined]
+        x = np.atleast_2d(x)
+        start = np.broadcast_to(heap.roots, (x.shape[0], heap.roots.size))
+        return heap.descend(x, start, self.base, attribute)
 
     def contributions(self, row: np.ndarray) -> np.ndarray:
         """Each feature's share of the logit along the row's paths (the root values and the
         base make up the rest)."""
-        out = np.zeros(len(NAMES))
-        node = self.roots.copy()
-        for _ in range(self.depth):
-            feat = self.feature[node]
-            inner = feat != LEAF
-            if not inner.any():
-                break
-            node, feat = node[inner], feat[inner]
-            child = np.where(row[feat] <= self.threshold[node], self.left[node], self.right[node])
-            np.add.at(out, feat, self.value[child] - self.value[node])
-            node = child
-        return out
+        return self.explain(np.asarray(row, dtype=np.float64)[None, :])[1][0]
 
     def to_dict(self) -> dict:
         return {"base": self.base, "depth": self.depth, "roots": self.roots.tolist(),
@@ -112,6 +101,9 @@ class Weights:
     unknown: Trees
     thresholds: dict[str, float]
     meta: dict
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_both", _Heap.join(self.known._heap, self.unknown._heap))  # type: ignore[attr-defined]
 
     @property
     def default_threshold(self) -> float:
@@ -132,7 +124,26 @@ class Weights:
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """Probability-like misdirection score per row of ``x``."""
-        return 1.0 / (1.0 + np.exp(-np.clip(self.logit(x), -40, 40)))
+        return _probability(self.logit(x))
+
+    def explain(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The score of every row of ``x`` and each feature's share of its logit (see
+        _Heap.descend): what scoring a message needs. Both branches in one descent when their
+        ensembles have the same shape (each row starts at the roots of its own branch's trees),
+        else one descent per branch."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        unknown = self.is_unknown(x)
+        both: _Heap | None = self._both  # type: ignore[attr-defined]
+        if both is not None:
+            branch = unknown.astype(np.intp)
+            logit, shares = both.descend(x, both.roots.take(branch, axis=0),
+                                         np.array([self.known.base, self.unknown.base]).take(branch), True)
+            return _probability(logit), shares  # type: ignore[arg-type]
+        logit, shares = np.empty(x.shape[0]), np.empty(x.shape)
+        for trees, rows in ((self.unknown, unknown), (self.known, ~unknown)):
+            if rows.any():
+                logit[rows], shares[rows] = trees.explain(x[rows])
+        return _probability(logit), shares
 
     def branch(self, row: np.ndarray) -> Trees:
         return self.unknown if self.is_unknown(row) else self.known
@@ -150,27 +161,98 @@ class Weights:
         Path(path).write_text(json.dumps(self.to_dict(), indent=None, sort_keys=True) + "\n")
 
 
-def _complete(trees: Trees) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every tree as a complete binary tree of depth ``trees.depth``: (feature, threshold) of its
-    2**depth - 1 inner nodes in heap order and the values of its 2**depth leaves."""
+def _probability(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -40, 40)))
+
+
+@dataclass(frozen=True)
+class _Heap:
+    """Trees laid out as complete binary trees of one depth, in heap order, end to end: node
+    ``n`` of the layout goes to ``first_child[n]`` when ``x[feature[n]] <= threshold[n]``, else
+    to the node after it. A leaf above the bottom level becomes a chain of splits that always go
+    left and keep its value, so descending every tree for every row is a handful of ``take``
+    operations per level, with no branching on which rows have reached a leaf.
+
+    ``value`` is each node's value (the leaf value at the bottom), ``delta`` its value minus its
+    parent's (0 along the padding chains): what the step into it moved the logit, for the
+    attribution. ``roots`` holds each tree's root; for two ensembles joined, one row per
+    ensemble.
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    first_child: np.ndarray
+    value: np.ndarray
+    delta: np.ndarray
+    roots: np.ndarray
+    depth: int
+
+    def descend(self, x: np.ndarray, start: np.ndarray, base: float | np.ndarray,
+                attribute: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The logit of every row of ``x`` from the trees whose roots ``start`` (rows x trees)
+        names, and with ``attribute`` each feature's share of it (Saabas): each step adds the
+        delta of the child it took to its split's feature. A row's shares are added level by
+        level and tree by tree, in that order whatever the rows beside it, so the same row
+        always gets the same floats."""
+        n_rows, n_feat = x.shape
+        flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
+        row_at = (np.arange(n_rows) * n_feat)[:, None]
+        node = start
+        cells, moved = [], []
+        for _ in range(self.depth):
+            cell = row_at + self.feature.take(node)
+            right = flat.take(cell) > self.threshold.take(node)
+            node = self.first_child.take(node) + right
+            if attribute:
+                cells.append(cell)
+                moved.append(self.delta.take(node))
+        logit = base + self.value.take(node).sum(axis=1)
+        if not attribute:
+            return logit, None
+        shares = np.bincount(np.concatenate(cells, axis=None), np.concatenate(moved, axis=None),
+                             minlength=n_rows * n_feat)
+        return logit, shares.reshape(n_rows, n_feat)
+
+    @staticmethod
+    def join(first: _Heap, second: _Heap) -> _Heap | None:
+        """Both layouts in one, the second's nodes after the first's; None unless they have as
+        many trees of the same depth (a row must descend as many trees as its neighbours)."""
+        if first.depth != second.depth or first.roots.shape != second.roots.shape:
+            return None
+        offset = first.value.size
+        return _Heap(np.concatenate([first.feature, second.feature]),
+                     np.concatenate([first.threshold, second.threshold]),
+                     np.concatenate([first.first_child, second.first_child + offset]),
+                     np.concatenate([first.value, second.value]), np.concatenate([first.delta, second.delta]),
+                     np.stack([first.roots, second.roots + offset]), first.depth)
+
+
+def _complete(trees: Trees) -> _Heap:
+    """Every tree of ``trees`` as a complete binary tree of depth ``trees.depth`` (see _Heap)."""
     d = trees.depth
-    n_inner, n_leaf = 2 ** d - 1, 2 ** d
-    feat = np.zeros((trees.roots.size, n_inner), dtype=np.int64)
-    thr = np.full((trees.roots.size, n_inner), np.inf)  # padding: always left
-    leaves = np.zeros((trees.roots.size, n_leaf))
+    size = 2 ** (d + 1) - 1  # nodes per tree: 2**d - 1 inner ones, then 2**d leaves
+    n = trees.roots.size * size
+    feature = np.zeros(n, dtype=np.int64)
+    threshold = np.full(n, np.inf)  # padding and leaves: always left
+    first_child = np.arange(n, dtype=np.int64)  # leaves: never followed
+    value, delta = np.zeros(n), np.zeros(n)
     for t, root in enumerate(trees.roots):
-        stack = [(int(root), 0, 0)]  # (node, heap position, level)
+        at = t * size
+        stack = [(int(root), 0, 0, int(root))]  # (node, heap position, level, parent node)
         while stack:
-            node, pos, level = stack.pop()
+            node, pos, level, parent = stack.pop()
+            value[at + pos] = trees.value[node]
+            delta[at + pos] = trees.value[node] - trees.value[parent]
             if level == d:
-                leaves[t, pos - n_inner] = trees.value[node]
-            elif trees.feature[node] == LEAF:
-                stack += [(node, 2 * pos + 1, level + 1), (node, 2 * pos + 2, level + 1)]
+                continue
+            first_child[at + pos] = at + 2 * pos + 1
+            if trees.feature[node] == LEAF:
+                stack += [(node, 2 * pos + 1, level + 1, node), (node, 2 * pos + 2, level + 1, node)]
             else:
-                feat[t, pos], thr[t, pos] = trees.feature[node], trees.threshold[node]
-                stack += [(int(trees.left[node]), 2 * pos + 1, level + 1),
-                          (int(trees.right[node]), 2 * pos + 2, level + 1)]
-    return feat, thr, leaves
+                feature[at + pos], threshold[at + pos] = trees.feature[node], trees.threshold[node]
+                stack += [(int(trees.left[node]), 2 * pos + 1, level + 1, node),
+                          (int(trees.right[node]), 2 * pos + 2, level + 1, node)]
+    return _Heap(feature, threshold, first_child, value, delta, np.arange(trees.roots.size) * size, d)
 
 
 def _trees(data: dict, where: str) -> Trees:

@@ -59,20 +59,20 @@ def score_message(history: RecipientHistory, weights: Weights, evidence: Message
     if not evidence.recipients:
         return []
     x = message_features(evidence)
-    scores = weights.score(x)
+    scores, contrib = weights.explain(x)  # every recipient's score and reasons in one descent
+    # Python floats and lists: indexing NumPy arrays per item is slow
+    order, all_values, all_shares = np.argsort(-contrib, axis=1).tolist(), x.tolist(), contrib.tolist()
     out: list[RecipientScore] = []
-    for ev, row, p in zip(evidence.recipients, x, scores, strict=True):
-        contrib = weights.contributions(row)
-        values, shares = row.tolist(), contrib.tolist()  # Python floats: indexing numpy per item is slow
-        pairs = [(NAMES[i], shares[i]) for i in np.argsort(-contrib).tolist()
-                 if values[i] != 0 and abs(shares[i]) >= 0.05]
+    for ev, p, ranked, values, shares in zip(evidence.recipients, scores.tolist(), order, all_values,
+                                             all_shares, strict=True):
+        pairs = [(NAMES[i], shares[i]) for i in ranked if values[i] != 0 and abs(shares[i]) >= 0.05]
         problem = (invalid or {}).get(ev.rcpt.address, "")
         if problem:
             out.append(RecipientScore(ev.rcpt.address, 1.0, True, [("undeliverable", 10.0)], "",
                                       f"cannot be delivered ({problem})"))
             continue
-        flagged = bool(p >= threshold)
-        rs = RecipientScore(ev.rcpt.address, float(p), flagged, pairs)
+        flagged = p >= threshold
+        rs = RecipientScore(ev.rcpt.address, p, flagged, pairs)
         if flagged:
             rs.resembles, rs.why = _resembled(history, ev)
             if not rs.why:

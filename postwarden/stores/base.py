@@ -37,7 +37,10 @@ def lookup_groups(counter_keys: Iterable[Key], field_keys: Iterable[Key],
     for kind, keys in (("c", counter_keys), ("f", field_keys)):
         members: dict[str, dict[str, None]] = {}
         for bucket, member in keys:
-            members.setdefault(bucket, {})[member] = None
+            seen = members.get(bucket)
+            if seen is None:  # not setdefault(bucket, {}): that builds a dict per key
+                seen = members[bucket] = {}
+            seen[member] = None
         groups += [(kind, bucket, list(m), "") for bucket, m in members.items()]
     followed: dict[tuple[str, str, str], list[str]] = {}
     for (source, field), kind, target in follow:

@@ -206,7 +206,7 @@ class SqliteStore(HistoryStore):
                 params: list[str] = []
                 kinds: list[tuple[str, int]] = []
                 for kind, bucket, members, target in part:
-                    if any("\0" in m for m in members):
+                    if "\0" in "".join(members):
                         kinds.append((kind, len(members)))
                         params += [bucket, *members, *((target,) if target else ())]
                     else:

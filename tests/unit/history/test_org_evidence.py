@@ -85,3 +85,19 @@ def test_a_quoted_address_at_a_lookalike_domain_is_noticed():
     x = message_features(ev)
     assert x[0, INDEX["near_domain_in_text"]] == 1 and x[0, INDEX["domain_in_text"]] == 0
     assert x[1, INDEX["domain_in_text"]] == 1
+
+
+def test_each_recipient_is_compared_with_the_strongest_of_the_other_recipients(history):
+    for _ in range(6):
+        send(history, "alice@example.com", ["dan@acme.com"], T0)
+    send(history, "alice@example.com", ["eve@acme.com", "dan@acme.com"], T0)
+    send(history, "alice@example.com", ["bob@acme.com", "dan@acme.com"], T0)
+    send(history, "alice@example.com", ["bob@acme.com"], T0)
+    ev = look(history, ["dan@acme.com", "eve@acme.com", "bob@acme.com", "zed@acme.com"])
+    x = message_features(ev)
+    gap = x[:, INDEX["weight_gap"]]
+    weight = x[:, INDEX["contact_weight"]]
+    assert gap[1] == pytest.approx(weight[0] - weight[1]) and gap[2] == pytest.approx(weight[0] - weight[2])
+    assert gap[0] == 0.0  # the strongest contact: the others are all weaker
+    assert gap[3] == pytest.approx(weight[0])  # the stranger, against dan
+    assert x[:, INDEX["others_new"]].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])

@@ -40,6 +40,54 @@ def test_the_shipped_trees_attribution_adds_up_to_the_logit():
         assert root + weights.contributions(row).sum() == pytest.approx(logit, abs=1e-9)
 
 
+def _walk(trees: Trees, row: np.ndarray) -> np.ndarray:
+    """Saabas' attribution the plain way: follow each tree's nodes from its root, adding to the
+    split's feature what the step moved the value, level by level, tree by tree."""
+    out = np.zeros(len(NAMES))
+    node = trees.roots.copy()
+    for _ in range(trees.depth):
+        inner = trees.feature[node] != LEAF
+        node = node[inner]
+        feat = trees.feature[node]
+        child = np.where(row[feat] <= trees.threshold[node], trees.left[node], trees.right[node])
+        np.add.at(out, feat, trees.value[child] - trees.value[node])
+        node = child
+    return out
+
+
+def test_scoring_a_message_at_once_gives_each_recipient_the_scores_and_shares_of_scoring_it_alone():
+    weights = load_weights()
+    rng = np.random.default_rng(7)
+    x = rng.random((40, len(NAMES))) * rng.choice([0.5, 2.0, 8.0], size=(40, 1))
+    x[rng.random(x.shape) < 0.5] = 0.0
+    x[:, INDEX["never_mailed"]] = rng.integers(0, 2, 40)
+    scores, shares = weights.explain(x)
+    assert (scores == weights.score(x)).all()
+    assert 0 < weights.is_unknown(x).sum() < 40
+    for row, row_shares in zip(x, shares, strict=True):
+        assert (row_shares == _walk(weights.branch(row), row)).all()  # the same floats, not nearly
+        assert (row_shares == weights.contributions(row)).all()
+
+
+def test_branches_of_other_shapes_score_and_explain_alike():
+    """Ensembles of unlike shapes cannot share one descent: each branch then descends alone."""
+    one, other = _stump("near_contact", 0.5, -2.0, 3.0), _stump("content", 0.2, 1.0, -1.0, base=0.5)
+    two = Trees(0.0, np.array([0, 3]), np.concatenate([one.feature, other.feature]),
+                np.concatenate([one.threshold, other.threshold]), np.concatenate([one.left, other.left + 3]),
+                np.concatenate([one.right, other.right + 3]), np.concatenate([one.value, other.value]), 1)
+    weights = Weights(two, one, {"fpr_0.5": 0.5}, {})
+    x = np.zeros((3, len(NAMES)))
+    x[0, INDEX["never_mailed"]], x[0, INDEX["near_contact"]] = 1.0, 1.0
+    x[1, INDEX["content"]] = 0.9
+    scores, shares = weights.explain(x)
+    assert weights.logit(x).tolist() == pytest.approx([-1.0 + 3.0, -2.0 - 1.0, -2.0 + 1.0])
+    assert (scores == weights.score(x)).all()
+    assert shares[0, INDEX["near_contact"]] == pytest.approx(2.5)
+    assert shares[1, INDEX["content"]] == pytest.approx(-1.0) and shares[1, INDEX["near_contact"]] == -2.5
+    for row, row_shares in zip(x, shares, strict=True):
+        assert (row_shares == _walk(weights.branch(row), row)).all()
+
+
 def test_the_shipped_trees_flag_a_typo_of_a_contact_above_a_frequent_contact():
     weights = load_weights()
     known = np.zeros(len(NAMES))
