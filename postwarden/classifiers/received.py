@@ -37,12 +37,14 @@ none, so without it every chain would look a little like spam.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
 MAX_HOPS = 12
 _FROM = re.compile(r"\s*from\s+(\S+)\s*(?:\(([^)]*)\))?", re.I)
 _IPV4 = re.compile(r"\[?(\d{1,3}(?:\.\d{1,3}){3})\]?")
+_BRACKETED = re.compile(r"\[(?:ipv6:)?([0-9a-f:.]*:[0-9a-f:.]*|\d{1,3}(?:\.\d{1,3}){3})\]", re.I)
 _WITH = re.compile(r"\bwith\s+([a-z0-9-]+)", re.I)
 _RFC_DATE = re.compile(
     r";\s*(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[+-]\d{4}|[a-z]{1,5})",
@@ -76,17 +78,17 @@ class _Hop:
             rdns, helo = helo, comment[5:].strip()
             ips = _IPV4.findall(self.line.split(" by ", 1)[0])
         elif "helo=" in comment.lower():  # Exim: from RDNS-or-[ip] ([ip] helo=name)
-            ips = _IPV4.findall(comment) or _IPV4.findall(helo)
-            rdns = "" if _IPV4.fullmatch(helo) else helo
+            ips = _BRACKETED.findall(comment) or _BRACKETED.findall(helo) or _IPV4.findall(comment)
+            rdns = "" if _ip_literal(helo) else helo
             named = comment[comment.lower().index("helo=") + 5:].split()
             helo = named[0] if named else ""
         else:
-            ips = _IPV4.findall(comment) or _IPV4.findall(helo)
+            ips = _BRACKETED.findall(comment) or _IPV4.findall(comment) or _IPV4.findall(helo)
             before_ip = comment.split("[", 1)[0].split()
             rdns = before_ip[0] if before_ip else ""
-        self.helo = helo.lower().strip("[]")
+        self.helo = helo.lower()
         self.rdns = rdns.lower().rpartition("@")[2]
-        self.ip = ips[-1] if ips else ""
+        self.ip = ips[-1].lower() if ips else ""
         used = _WITH.search(self.line)
         self.protocol = used.group(1).lower() if used else ""
         self.rfc_date = _RFC_DATE.search(self.line) is not None
@@ -101,15 +103,28 @@ class _Hop:
 # Addresses that never cross the internet: a hop from one is the receiving site's own.
 _INSIDE = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10",
-    "0.0.0.0/8"))
+    "0.0.0.0/8", "::1/128", "::/128", "fc00::/7", "fe80::/10"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _ip_literal(text: str) -> str:
+    """The address if ``text`` is an IP literal (``1.2.3.4``, ``[1.2.3.4]``, ``[IPv6:...]``)."""
+    if not (text[:1].isdigit() or text[:1] == "[" or ":" in text):
+        return ""  # a host name: most HELOs, and far cheaper to tell than to parse
+    inner = text.strip("[]").lower().removeprefix("ipv6:")
+    try:
+        return str(ipaddress.ip_address(inner))
+    except ValueError:
+        return ""
+
+
+@functools.lru_cache(maxsize=4096)
 def _private(ip: str) -> bool:
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
-    return any(address in network for network in _INSIDE)
+    return any(address.version == network.version and address in network for network in _INSIDE)
 
 
 def _domain(host: str) -> str:
@@ -127,8 +142,9 @@ def _client_tokens(hop: _Hop) -> list[str]:
         out.append("r:mx-rdns:dynamic")
     else:
         out.append("r:mx-rdns:named")
-    if _IPV4.fullmatch(hop.helo):
-        out.append("r:mx-helo:ip-own" if hop.helo == hop.ip else "r:mx-helo:ip-other")
+    literal = _ip_literal(hop.helo)
+    if literal:
+        out.append("r:mx-helo:ip-own" if literal == _ip_literal(hop.ip) else "r:mx-helo:ip-other")
     elif "." not in hop.helo:
         out.append("r:mx-helo:bare")
     elif hop.rdns and hop.rdns != "unknown" and _domain(hop.helo) != _domain(hop.rdns):
@@ -153,7 +169,8 @@ def arrival_hop(client_ip: str | None, client_name: str | None, helo: str | None
     if not name or name.startswith("[") or name == client_ip:
         name = "unknown"
     protocol = "ESMTPA" if authenticated else "ESMTP"
-    return f"from {helo or name} ({name} [{client_ip}]) by localhost with {protocol}"
+    address = f"IPv6:{client_ip}" if ":" in client_ip else client_ip
+    return f"from {helo or name} ({name} [{address}]) by localhost with {protocol}"
 
 
 def received_tokens(received: list[str], arrival: str | None = None) -> set[str]:
@@ -179,6 +196,7 @@ def received_tokens(received: list[str], arrival: str | None = None) -> set[str]
     for hop in outside[1:]:
         if hop.has_client and not hop.rfc_date:
             out.add("r:odd-date")
-        if hop.ip and _IPV4.fullmatch(hop.helo) and hop.helo != hop.ip:
+        literal = _ip_literal(hop.helo)
+        if hop.ip and literal and literal != _ip_literal(hop.ip):
             out.add("r:relay-helo:ip-other")
     return out

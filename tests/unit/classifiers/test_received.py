@@ -110,3 +110,13 @@ def test_the_text_check_reads_the_connection() -> None:
     names = set(featuriser.transform(message, arrival).names)
     assert {"r:any", "r:mx-rdns:dynamic", "r:mx-helo:bare"} <= names
     assert not any(name.startswith("r:") for name in featuriser.transform(message).names)
+
+
+def test_ipv6_clients_are_read_like_ipv4_ones() -> None:
+    hop = ("from mail-ed1-x52f.google.com (mail-ed1-x52f.google.com [IPv6:2a00:1450:4864:20::52f]) "
+           "by mx.ours.example (Postfix) with ESMTPS id 4Ab; Tue, 1 Dec 2026 10:00:00 +0000")
+    assert received_tokens([hop]) == {ANY, "r:mx-rdns:named"}
+    lan = "from pc (pc.lan [IPv6:fd00::5]) by mx.ours.example (Postfix) with ESMTP; 1 Dec 2026 10:00 +0000"
+    assert received_tokens([lan]) == set()
+    arrival = arrival_hop("2001:db8:1::7", "[2001:db8:1::7]", "[IPv6:2001:db8:1::9]", authenticated=False)
+    assert {"r:mx-rdns:none", "r:mx-helo:ip-other"} <= received_tokens([], arrival)
