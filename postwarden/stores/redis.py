@@ -211,20 +211,18 @@ class RedisStore(HistoryStore):
                 if size < 0:
                     continue
                 found, pos = raw[pos:pos + size], pos + size
-                if kind == "c":
-                    counters[(bucket, member)] = _entry(found)
-                elif kind == "f":
-                    fields_out[(bucket, member)] = found[_STAMP.size:]
-                else:  # the name the reference held, then the value it names
+                key = (bucket, member)
+                if kind[-1] == ">":  # the name the reference held, then the value it names
                     name, size = found.decode(), sizes[i]
                     i += 1
                     if size < 0:
                         continue
                     found, pos = raw[pos:pos + size], pos + size
-                    if kind == "c>":
-                        counters[(target, name)] = _entry(found)
-                    else:
-                        fields_out[(target, name)] = found[_STAMP.size:]
+                    key = (target, name)
+                if kind[0] == "c":
+                    counters[key] = _entry(found)
+                else:
+                    fields_out[key] = found[_STAMP.size:]
         return counters, fields_out
 
     def counters(self, keys: Sequence[Key]) -> dict[Key, Entry]:

@@ -215,14 +215,11 @@ class SqliteStore(HistoryStore):
                 rows = conn.execute(_statement(tuple(kinds)), params).fetchall()
                 for group, member, weight, count, last, value in rows:
                     kind, bucket, _, target = part[group]
-                    if kind == "c":
-                        counters[(bucket, member)] = Entry(weight, count, last)
-                    elif kind == "f":
-                        fields[(bucket, member)] = value
-                    elif kind == "c>":
-                        counters[(target, member)] = Entry(weight, count, last)
+                    key = (target, member) if kind[-1] == ">" else (bucket, member)
+                    if kind[0] == "c":
+                        counters[key] = Entry(weight, count, last)
                     else:
-                        fields[(target, member)] = value
+                        fields[key] = value
         return counters, fields
 
     def counters(self, keys: Sequence[Key]) -> dict[Key, Entry]:
