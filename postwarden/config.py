@@ -74,9 +74,11 @@ class MilterSettings:
     )
     socket_mode: str = setting("0660", "File mode of a unix socket.", _octal_mode)
     socket_owner: str | None = setting(
-        "postfix:postfix",
-        "user[:group] that owns a unix socket (Postfix's smtpd must be able to write to it); "
-        "null leaves it to the daemon's own user.",
+        ":postfix",
+        "user[:group] that owns a unix socket (Postfix's smtpd must be able to write to it). "
+        "The default gives it to the postfix group and leaves the user the daemon's own, which "
+        "works as root and as an unprivileged user in that group (the systemd unit); only root "
+        "may name another user. null leaves both to the daemon.",
         _owner,
     )
     timeout: int = setting(

@@ -556,24 +556,80 @@ def _private_state_paths(root: Path) -> dict[str, object]:
     return walk(Config())
 
 
+def unprivileged_runtime(target: Path, user: str) -> tuple[str, str]:
+    """(interpreter, PYTHONPATH) that run this checkout's postwarden as ``user``.
+
+    The test's own venv may be out of that user's reach (a checkout or a pyenv interpreter
+    under /root, which is 0700), so the package and its site-packages are linked (hard links:
+    instant, no extra space; copied across file systems) under ``target``, and the first
+    interpreter of the same version that ``user`` may execute runs them.
+    """
+    import sysconfig
+
+    def place(source: Path, into: Path) -> None:
+        if into.exists():
+            return
+        into.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        try:
+            shutil.copytree(source, into, copy_function=os.link)
+        except OSError:
+            shutil.rmtree(into, ignore_errors=True)
+            shutil.copytree(source, into)
+
+    place(Path(__file__).resolve().parents[1] / "postwarden", target / "code" / "postwarden")
+    place(Path(sysconfig.get_paths()["purelib"]), target / "site-packages")
+    path = f"{target / 'code'}:{target / 'site-packages'}"
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    entry = pwd.getpwnam(user)
+    for python in (os.path.realpath(sys.executable), f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        try:
+            probe = subprocess.run([python, "-c", "import postwarden.milter.daemon"], capture_output=True,
+                                   timeout=60, check=False, cwd="/", env=dict(os.environ, PYTHONPATH=path),
+                                   user=entry.pw_uid, group=entry.pw_gid)
+        except OSError:  # not there, or not ours to execute
+            continue
+        if probe.returncode == 0:
+            return python, path
+    raise HarnessError(f"no {version} that {user} may run imports postwarden from {target}")
+
+
 class MilterDaemon:
     """``postwarden serve -c CONFIG`` as a child process, its stderr kept in a file."""
 
-    def __init__(self, root: Path, config_text: str, name: str = "postwarden"):
+    def __init__(self, root: Path, config_text: str, name: str = "postwarden", user: str | None = None):
         self.root = Path(root)
         self.config_path = self.root / f"{name}.yaml"
         self.stderr_path = self.root / f"{name}.stderr"
         self.config_path.write_text(config_text)
         self.proc: subprocess.Popen[bytes] | None = None
         self.executable = find_postwarden() or "postwarden"
+        self.user = user
         self._stderr_file = None
 
+    def _identity(self) -> dict[str, object]:
+        """Popen arguments that run the daemon as ``user`` with the postfix group added, as the
+        systemd unit does (User=, SupplementaryGroups=postfix); none when it runs as we do."""
+        if not self.user:
+            return {}
+        entry = pwd.getpwnam(self.user)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": ["postfix"]}
+
+    def _command(self) -> tuple[list[str], dict[str, str] | None]:
+        """How to start postwarden: this checkout's entry point, or for another ``user`` this
+        interpreter on a copy of the code (see ``unprivileged_runtime``)."""
+        if not self.user:
+            return [self.executable], None
+        python, path = unprivileged_runtime(self.root / "runtime", self.user)
+        return [python, "-m", "postwarden"], dict(os.environ, PYTHONPATH=path)
+
     def start(self, timeout: float = 20.0) -> None:
+        command, env = self._command()
         self._stderr_file = open(self.stderr_path, "ab")  # noqa: SIM115 - closed in stop()
         offset = self.stderr_path.stat().st_size
-        self.proc = subprocess.Popen([self.executable, "serve", "-c", str(self.config_path)],
+        self.proc = subprocess.Popen([*command, "serve", "-c", str(self.config_path)],
                                      stdin=subprocess.DEVNULL, stdout=self._stderr_file,
-                                     stderr=self._stderr_file, cwd=self.root)
+                                     stderr=self._stderr_file, cwd=self.root, env=env,
+                                     **self._identity())  # type: ignore[call-overload]
 
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
@@ -627,12 +683,22 @@ class Stack:
 
     def __init__(self, family: str = "unix", default_action: str = "tempfail",
                  keep: bool = False, prefix: str = "postwarden-pf-",
-                 sasl_users: Mapping[str, str] | None = None, **config: object):
+                 sasl_users: Mapping[str, str] | None = None, daemon_user: str | None = None,
+                 **config: object):
+        """``daemon_user``: run postwarden as that user with the postfix group, as the systemd
+        unit does, its state and its socket's directory given to it beforehand."""
         self.root = make_workdir(prefix)
         self.keep = keep
         self.family = family
+        self.daemon_user = daemon_user
         self.milter_spec, self.postfix_spec = milter_socket_specs(self.root, family)
-        self.daemon = MilterDaemon(self.root, daemon_config(self.root, self.milter_spec, **config))
+        if daemon_user:
+            unprivileged: dict[str, object] = {"milter": {"socket_owner": ":postfix"},
+                                               "control_socket": str(self.root / "state" / "control.sock")}
+            _merge(unprivileged, config)
+            config = unprivileged
+        self.daemon = MilterDaemon(self.root, daemon_config(self.root, self.milter_spec, **config),
+                                   user=daemon_user)
         self.postfix = PostfixInstance(self.root, milters=self.postfix_spec,
                                        default_action=default_action, sasl_users=dict(sasl_users or {}))
         self.daemon_log_tail = ""  # the daemon's stderr, kept when close() removes the directory
@@ -640,12 +706,25 @@ class Stack:
     def start(self) -> Stack:
         try:
             (self.root / "queue").mkdir(exist_ok=True)
+            if self.daemon_user:
+                self._hand_over(self.daemon_user)
             self.daemon.start()
             self.postfix.start()
         except BaseException:
             self.close()
             raise
         return self
+
+    def _hand_over(self, user: str) -> None:
+        """What the systemd unit prepares for an unprivileged daemon: its state directory
+        (StateDirectory=) and the socket's directory in Postfix's queue (ExecStartPre=+install)."""
+        entry = pwd.getpwnam(user)
+        for path in [self.root / "state", *(self.root / "state").rglob("*")]:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        if self.family == "unix":
+            socket_dir = Path(self.milter_spec.removeprefix("unix:")).parent
+            socket_dir.mkdir(mode=0o750, exist_ok=True)
+            shutil.chown(socket_dir, entry.pw_uid, "postfix")
 
     def send(self, raw: bytes, **kwargs: object) -> SmtpResult:
         return smtp_send(self.postfix.port, raw, **kwargs)  # type: ignore[arg-type]

@@ -75,7 +75,14 @@ def _chown(path: Path, owner: str | None) -> None:
         gid = grp.getgrnam(group).gr_gid if group else -1
     except KeyError:
         raise StartupError(f"milter.socket_owner: no such user or group {owner!r}") from None
-    os.chown(path, uid, gid)
+    try:
+        os.chown(path, uid, gid)
+    except PermissionError:
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        raise StartupError(
+            f"milter.socket_owner {owner!r}: running as {me}, postwarden can give {path} only to its own "
+            f"user and to a group it belongs to: use ':GROUP' (the systemd unit adds the postfix "
+            f"group) or null") from None
 
 
 def _set_nodelay(spec: SocketSpec) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import pwd
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -112,6 +113,29 @@ def _statement(kinds: tuple[tuple[str, int], ...]) -> str:
     return " UNION ALL ".join(terms)
 
 
+def _check_writable(path: str) -> None:
+    """Refuse, naming the owner, a database this process cannot write: SQLite would open it and
+    fail only at the first write, or in WAL mode at the first read, when it creates the -wal
+    and -shm files beside it. The usual cause is `postwarden history import` run as root for a
+    daemon that runs as its own user."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise StoreError(f"{path}: directory {parent} does not exist")
+    me = _user_name(os.geteuid())
+    for target in (p for p in (path, f"{path}-wal", f"{path}-shm", parent) if os.path.exists(p)):
+        if not os.access(target, os.W_OK):
+            owner = _user_name(os.stat(target).st_uid)
+            raise StoreError(f"{target} is owned by {owner} and not writable by {me}, which runs "
+                             f"postwarden: chown -R {me} {parent} (and run history import as {me})")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without an account (containers)
+        return str(uid)
+
+
 class SqliteStore(HistoryStore):
     def __init__(self, path: str):
         self.path = path
@@ -121,9 +145,7 @@ class SqliteStore(HistoryStore):
         self._all: list[sqlite3.Connection] = []
         self._local = threading.local()
         if not self._memory:
-            parent = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(parent):
-                raise StoreError(f"{path}: directory {parent} does not exist")
+            _check_writable(path)
         try:
             with self._use() as conn:
                 conn.executescript(SCHEMA)
