@@ -574,9 +574,13 @@ def _other(refs: tuple[Ref | None, Ref | None], own: str) -> Ref | None:
 
 
 def _strongest(refs: object) -> Ref | None:
+    """The entry of the largest stored weight; of equal ones, the smallest token, so the choice
+    never depends on the order the keys came in (near-miss keys come from sets, whose order
+    changes with PYTHONHASHSEED: two processes or nodes would otherwise name different contacts
+    for the same message)."""
     best: Ref | None = None
     for ref in refs:  # type: ignore[attr-defined]
-        if ref is not None and (best is None or ref.weight > best.weight):
+        if ref is not None and (best is None or (ref.weight, best.token) > (best.weight, ref.token)):
             best = ref
     return best
 
