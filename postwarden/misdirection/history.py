@@ -101,6 +101,10 @@ class RecipientEvidence:
     domain_org: Entry | None = None
     org_contact: Entry | None = None
     internal: bool = False
+    # org_contact and org_vector not read: a contact of the sender's, whose score uses neither
+    # (the look-up leaves out the two random seeks into organisation-wide buckets); ``learn``,
+    # which updates both, reads them itself
+    org_unread: bool = False
     near_contact: Ref | None = None
     near_org_contact: Ref | None = None
     resembled_vector: np.ndarray | None = None
@@ -161,6 +165,11 @@ class _RecipientKeys(NamedTuple):
     first: str | None  # token of the first name, None without one
     prefix: str | None  # token of the autocomplete prefix
     internal: bool
+
+
+# A recipient new to the sender, with the keys of its organisation-wide evidence: the tie to the
+# sender, the ties to each co-recipient, and its name parts in the organisation's vocabulary.
+_OrgKeys = tuple[RecipientEvidence, Key, list[Key], list[Key]]
 
 
 class Tokens:
@@ -317,14 +326,13 @@ class RecipientHistory:
         toks = [k.token for k in rkeys]
         ckeys: list[Key] = [("m", s), ("mn", s)]
         fkeys: list[Key] = []
-        follow: list[Follow] = []  # the centroid of the contact a name key points at
+        follow: list[Follow] = []  # name keys, with the centroid of the contact each points at
         for k in rkeys:
             t, d = k.token, k.domain
-            ckeys += [(cs, t), (ds, d), ("o", d), ("oc", t)]
-            fkeys += [(vs, t), ("ov", t)]
+            ckeys += [(cs, t), (ds, d), ("o", d)]
+            fkeys.append((vs, t))
             for key in (k.first, k.prefix):
                 if key:
-                    fkeys += [(xs, key), (x2, key)]
                     follow += [((xs, key), "f", vs), ((x2, key), "f", vs)]
         greet = greeting(text)
         greet_key = tok("f", greet) if greet else ""
@@ -363,7 +371,7 @@ class RecipientHistory:
             ev.contact = alive(cget((cs, t)), now)
             ev.domain_sender = alive(cget((ds, d)), now)
             ev.domain_org = alive(cget(("o", d)), now)
-            ev.org_contact = alive(cget(("oc", t)), now)
+            ev.org_unread = ev.contact is not None  # else the near-miss round trip reads them
             if k.first:  # each entry unpacked once: the strongest is same_first unless it is this one
                 top = alive_ref(fget((xs, k.first)), now)
                 ev.first_refs = (top, alive_ref(fget((x2, k.first)), now))
@@ -378,8 +386,6 @@ class RecipientHistory:
                 ev.on_thread = on_keys[n] in fields
             raw = fget((vs, t))
             ev.vector = textvec.unpack(raw) if raw and ev.contact else None
-            raw = fget(("ov", t))
-            ev.org_vector = textvec.unpack(raw) if raw else None
             ref = _strongest(ev.resembled_refs)
             if ref is not None:
                 raw = fget((vs, ref.token))
@@ -405,8 +411,9 @@ class RecipientHistory:
     def _near_misses(self, s: str, evidence: MessageEvidence,
                      unresolved: list[tuple[RecipientEvidence, str]]) -> None:
         """One more round trip, only for what the sender does not know: which unknown recipient
-        or domain is almost a known one (and any resembled contact's centroid the first round
-        trip did not bring, which with the follows above is none).
+        or domain is almost a known one, what the organisation knows of a recipient new to the
+        sender (its counter, centroid, ties and name parts), and any resembled contact's
+        centroid the first round trip did not bring (which with the follows above is none).
 
         Near-miss keys of addresses live in the organisation index only (one entry per address,
         not per sender and address, which keeps a store of a million pairs small); whether the
@@ -416,17 +423,19 @@ class RecipientHistory:
         xs, cs = "x:" + s, "c:" + s
         fkeys: list[Key] = []
         follow: list[Follow] = []
-        ckeys = self._org_keys(s, evidence)
+        org = self._org_keys(s, evidence)
+        ckeys = [key for _, tie, ties, names in org for key in (tie, *ties, *names)]
         wanted: list[tuple[RecipientEvidence, list[str], list[str]]] = []
+        new = [ev for ev in evidence.recipients if ev.contact is None]
+        ckeys += [("oc", ev.token) for ev in new]
+        fkeys += [("ov", ev.token) for ev in new]
         for ev in evidence.recipients:
             local = self._local_keys(ev.rcpt) if ev.contact is None else []
             domain = (self._domain_keys(ev.rcpt.domain)
                       if ev.domain_sender is None and not ev.internal else [])
             if not local and not domain:
                 continue
-            for k in local:
-                fkeys.append(("xo", k))
-                follow.append((("xo", k), "c", cs))
+            follow += [(("xo", k), "c", cs) for k in local]  # the entry comes back with it
             fkeys += [(b, k) for k in domain for b in (xs, "xo")]
             wanted.append((ev, local, domain))
         fkeys += [("v:" + s, token) for _, token in unresolved]
@@ -437,7 +446,11 @@ class RecipientHistory:
             raw = fields.get(("v:" + s, token))
             ev.resembled_vector = textvec.unpack(raw) if raw else None
         now = evidence.now
-        self._org_evidence(s, evidence, mine)  # the organisation's counters came in this round trip
+        for ev in new:
+            ev.org_contact = self._alive(mine.get(("oc", ev.token)), now)
+            raw = fields.get(("ov", ev.token))
+            ev.org_vector = textvec.unpack(raw) if raw else None
+        self._org_evidence(org, evidence, mine)  # the organisation's counters came in this round trip
         for ev, local, domain in wanted:
             refs = {ref.token: ref for ref in (self._alive_ref(fields.get(("xo", k)), now, own=ev.token)
                                                for k in local) if ref is not None}
@@ -454,37 +467,48 @@ class RecipientHistory:
             ev.near_contact = _strongest(own)
             ev.near_org_contact = _strongest(refs.values()) if not own else None
 
-    def _org_keys(self, s: str, evidence: MessageEvidence) -> list[Key]:
-        """Organisation-wide counters for recipients the sender never wrote to: ties (anyone's
-        mail with it and this sender, or it and a co-recipient) and its name parts."""
-        keys: list[Key] = []
+    def _org_keys(self, s: str, evidence: MessageEvidence) -> list[_OrgKeys]:
+        """Organisation-wide counters for each recipient the sender never wrote to: its ties
+        (anyone's mail with it and this sender, or it and a co-recipient) and its name parts
+        (used only when nobody here knows it, which its counter, read in the same round trip,
+        tells). Made once per message, for the look-up and for reading what it found."""
+        out: list[_OrgKeys] = []
         toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
         for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]:
             if ev.contact is None:
-                keys.append(("op", self._pair(s, ev.token)))
-                keys += [("op", self._pair(ev.token, t)) for t in toks if t != ev.token]
-            if ev.contact is None and ev.org_contact is None:
-                keys += [("on", t) for t in self.name_part_tokens(ev.rcpt.address)]
-        return keys
+                out.append((ev, ("op", self._pair(s, ev.token)),
+                            [("op", self._pair(ev.token, t)) for t in toks if t != ev.token],
+                            [("on", t) for t in self.name_part_tokens(ev.rcpt.address)]))
+        return out
 
-    def _org_evidence(self, s: str, evidence: MessageEvidence, org: dict[Key, Entry]) -> None:
-        now, h = evidence.now, self.half_life
-        toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
-        for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]:
-            if ev.contact is not None:
-                continue
-            ev.org_tie_sender = _weight(self._alive(org.get(("op", self._pair(s, ev.token))), now), now, h)
-            ev.org_ties = [_weight(self._alive(org.get(("op", self._pair(ev.token, t))), now), now, h)
-                           for t in toks if t != ev.token]
-            names = self.name_part_tokens(ev.rcpt.address)
+    def _org_evidence(self, org_keys: list[_OrgKeys], evidence: MessageEvidence,
+                      org: dict[Key, Entry]) -> None:
+        now, h, alive = evidence.now, self.half_life, self._alive
+        for ev, tie, ties, names in org_keys:
+            ev.org_tie_sender = _weight(alive(org.get(tie), now), now, h)
+            ev.org_ties = [_weight(alive(org.get(key), now), now, h) for key in ties]
             ev.name_parts = len(names)
             if ev.org_contact is None:  # an address known here has its own name parts
-                ev.name_parts_unseen = sum(1 for t in names if ("on", t) not in org)
+                ev.name_parts_unseen = sum(1 for key in names if key not in org)
 
     # -- learning ------------------------------------------------------------------------------
+    def _read_org(self, evidence: MessageEvidence) -> None:
+        """The organisation's counter and centroid of each known contact, which the look-up
+        left out (``org_unread``) and learning updates: one store call, when there are any."""
+        unread = [ev for ev in evidence.recipients if ev.org_unread]
+        if not unread:
+            return
+        counters, fields = self.store.lookup([("oc", ev.token) for ev in unread],
+                                             [("ov", ev.token) for ev in unread])
+        for ev in unread:
+            ev.org_contact = self._alive(counters.get(("oc", ev.token)), evidence.now)
+            raw = fields.get(("ov", ev.token))
+            ev.org_vector = textvec.unpack(raw) if raw else None
+            ev.org_unread = False
     def learn(self, evidence: MessageEvidence, at: float | None = None) -> None:
         """Record one delivered message, given the evidence its lookup returned."""
         at = evidence.now if at is None else at
+        self._read_org(evidence)
         tok, h = self.tok, self.half_life
         s = tok("a", evidence.sender)
         xs = "x:" + s

@@ -138,11 +138,13 @@ class HistoryStore(abc.ABC):
                follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
         """Counters and fields together, and what reference fields point at, in one round trip.
 
-        ``follow`` holds (source, kind, bucket): when the field ``source`` exists, its value is
-        a reference (``referenced``) and the counter (kind "c") or field (kind "f") of that
-        member in ``bucket`` is looked up as well and returned with the others. A look-up that
-        needs what another look-up finds thus costs no second round trip. Backends override
-        this with one statement or one script call; this reference version makes several.
+        ``follow`` holds (source, kind, bucket): when the field ``source`` exists, it is returned
+        with the fields, its value is a reference (``referenced``), and the counter (kind "c")
+        or field (kind "f") of that member in ``bucket`` is looked up as well and returned with
+        the others. A look-up that needs what another look-up finds thus costs no second round
+        trip, and a field that is followed need not be asked for too (each is read once).
+        Backends override this with one statement or one script call; this reference version
+        makes several.
         """
         counters, fields = self.counters(counter_keys), self.get(field_keys)
         wanted: dict[str, list[Key]] = {"c": [], "f": []}
@@ -151,6 +153,7 @@ class HistoryStore(abc.ABC):
             if value is None:
                 value = self.get([source]).get(source)
             if value is not None:
+                fields[source] = value
                 wanted[kind].append((bucket, referenced(value)))
         counters.update(self.counters(wanted["c"]))
         fields.update(self.get(wanted["f"]))
