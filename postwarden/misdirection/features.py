@@ -88,8 +88,9 @@ class _Message:
         now, h = evidence.now, evidence.half_life
         recipients = evidence.recipients
         self.weights = [ev.contact.weight_at(now, h) if ev.contact else 0.0 for ev in recipients]
-        self.cosines = [textvec.cosine(evidence.vector, ev.vector) if ev.vector is not None else None
-                        for ev in recipients]
+        self.norm = textvec.norm(evidence.vector)  # the message's, for every cosine of its rows
+        self.cosines = [textvec.cosine(evidence.vector, ev.vector, self.norm) if ev.vector is not None
+                        else None for ev in recipients]
         self.top_weights = _top_two(enumerate(self.weights))
         self.top_cosines = _top_two((k, c) for k, c in enumerate(self.cosines) if c is not None)
         self.unknown = sum(1 for ev in recipients if ev.contact is None)
@@ -187,7 +188,7 @@ def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
         if ev.org_contact:
             x[ORG_AGE] = _lw((now - ev.org_contact.last) / DAY) / 6.0
         if ev.org_vector is not None:
-            x[ORG_CONTENT] = textvec.cosine(evidence.vector, ev.org_vector)
+            x[ORG_CONTENT] = textvec.cosine(evidence.vector, ev.org_vector, m.norm)
     address = ev.rcpt.address
     first, last = _name_parts(address)
     display_first = ev.rcpt.first_name
@@ -209,7 +210,7 @@ def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
     if evidence.thread_known:
         x[ON_THREAD if ev.on_thread else OFF_THREAD] = 1.0
     if ev.resembled_vector is not None:
-        x[CONTENT_VS_RESEMBLED] = textvec.cosine(evidence.vector, ev.resembled_vector) - own
+        x[CONTENT_VS_RESEMBLED] = textvec.cosine(evidence.vector, ev.resembled_vector, m.norm) - own
     if not known:
         x[ORG_TIE_SENDER] = _lw(ev.org_tie_sender)
         if ev.org_ties:
