@@ -36,7 +36,7 @@ import numpy as np
 
 from postwarden.misdirection import addresses as addr
 from postwarden.misdirection import textvec
-from postwarden.stores.base import REF_OFFSET, Entry, Follow, HistoryStore, Key, bumped
+from postwarden.stores.base import REF_OFFSET, Entry, Group, HistoryStore, Key, bumped
 
 TOKEN_CACHE = 200_000  # hashed tokens kept in memory (a dict: thread-safe for get and set)
 MAX_PAIR_RECIPIENTS = 20  # pairs grow quadratically; larger messages learn and score no ties
@@ -324,31 +324,23 @@ class RecipientHistory:
         x2 = "x2:" + s
         rkeys = [self._recipient_keys(r) for r in rcpts]
         toks = [k.token for k in rkeys]
-        ckeys: list[Key] = [("m", s), ("mn", s)]
-        fkeys: list[Key] = []
-        follow: list[Follow] = []  # name keys, with the centroid of the contact each points at
-        for k in rkeys:
-            t, d = k.token, k.domain
-            ckeys += [(cs, t), (ds, d), ("o", d)]
-            fkeys.append((vs, t))
-            for key in (k.first, k.prefix):
-                if key:
-                    follow += [((xs, key), "f", vs), ((x2, key), "f", vs)]
+        domains = list(dict.fromkeys(k.domain for k in rkeys))  # recipients share domains
+        names = [key for k in rkeys for key in (k.first, k.prefix) if key]
         greet = greeting(text)
         greet_key = tok("f", greet) if greet else ""
-        if greet_key:
-            fkeys.append((xs, greet_key))
         pairs = _pairs(toks)
-        pair_keys = [(ps, p) for p in self._pair_tokens(toks, pairs)]
-        ckeys += pair_keys
+        pair_tokens = self._pair_tokens(toks, pairs)
         subject_key = thread_subject(subject)
         thread = tok("t", subject_key) if subject_key else ""
-        on_keys: list[Key] = []
-        if thread:
-            on_keys = [(ts, t) for t in tok.many("t", [f"{subject_key}\0{r.address}" for r in rcpts])]
-            fkeys.append((ts, thread))
-            fkeys += on_keys
-        counters, fields = self.store.lookup(ckeys, fkeys, follow)
+        on_tokens = tok.many("t", [f"{subject_key}\0{r.address}" for r in rcpts]) if thread else []
+        groups: list[Group] = [  # built bucket by bucket, as the store reads them
+            ("c", "m", [s], ""), ("c", "mn", [s], ""), ("c", cs, toks, ""), ("c", ds, domains, ""),
+            ("c", "o", domains, ""), ("c", ps, pair_tokens, ""), ("f", vs, toks, ""),
+            ("f", xs, [greet_key] if greet_key else [], ""),
+            ("f", ts, [thread, *on_tokens] if thread else [], ""),
+            # name keys, with the centroid of the contact each points at
+            ("f>", xs, names, vs), ("f>", x2, names, vs)]
+        counters, fields = self.store.read([g for g in groups if g[2]])
         vector = textvec.text_vector(subject, text)
         words = frozenset(textvec._WORD.findall((subject + " " + text[:textvec.MAX_CHARS]).lower()))
         alive, alive_ref = self._alive, self._alive_ref
@@ -383,7 +375,7 @@ class RecipientHistory:
                 ev.same_prefix = top if top is not None and top.token != t else None
                 ev.prefix_runner_up = _other(ev.prefix_refs, t) if ev.same_prefix is None else None
             if thread:
-                ev.on_thread = on_keys[n] in fields
+                ev.on_thread = (ts, on_tokens[n]) in fields
             raw = fget((vs, t))
             ev.vector = textvec.unpack(raw) if raw and ev.contact else None
             ref = _strongest(ev.resembled_refs)
@@ -396,8 +388,8 @@ class RecipientHistory:
             evidence.recipients.append(ev)
         if pairs:
             recipients, h = evidence.recipients, self.half_life
-            for (i, j), key in zip(pairs, pair_keys, strict=True):
-                entry = cget(key)  # most pairs were never mailed together: no call for those
+            for (i, j), pair in zip(pairs, pair_tokens, strict=True):
+                entry = cget((ps, pair))  # most pairs were never mailed together: no call for those
                 entry = alive(entry, now) if entry is not None else None
                 w = entry.weight_at(now, h) if entry else 0.0
                 recipients[i].ties.append(w)
@@ -421,27 +413,32 @@ class RecipientHistory:
         each index entry found to the sender's counter of the address it names.
         """
         xs, cs = "x:" + s, "c:" + s
-        fkeys: list[Key] = []
-        follow: list[Follow] = []
         org = self._org_keys(s, evidence)
-        ckeys = [key for _, tie, ties, names in org for key in (tie, *ties, *names)]
         wanted: list[tuple[RecipientEvidence, list[str], list[str]]] = []
         new = [ev for ev in evidence.recipients if ev.contact is None]
-        ckeys += [("oc", ev.token) for ev in new]
-        fkeys += [("ov", ev.token) for ev in new]
+        local_keys: list[str] = []
+        domain_keys: list[str] = []
         for ev in evidence.recipients:
             local = self._local_keys(ev.rcpt) if ev.contact is None else []
             domain = (self._domain_keys(ev.rcpt.domain)
                       if ev.domain_sender is None and not ev.internal else [])
             if not local and not domain:
                 continue
-            follow += [(("xo", k), "c", cs) for k in local]  # the entry comes back with it
-            fkeys += [(b, k) for k in domain for b in (xs, "xo")]
+            local_keys += local
+            domain_keys += domain
             wanted.append((ev, local, domain))
-        fkeys += [("v:" + s, token) for _, token in unresolved]
-        if not fkeys and not ckeys:
+        new_tokens = [ev.token for ev in new]
+        groups: list[Group] = [
+            ("c", "op", [key[1] for _, tie, ties, _ in org for key in (tie, *ties)], ""),
+            ("c", "on", [key[1] for *_, names in org for key in names], ""),
+            ("c", "oc", new_tokens, ""), ("f", "ov", new_tokens, ""),
+            ("c>", "xo", local_keys, cs),  # each entry found comes back with the sender's counter it names
+            ("f", xs, domain_keys, ""), ("f", "xo", domain_keys, ""),
+            ("f", "v:" + s, [token for _, token in unresolved], "")]
+        groups = [g for g in groups if g[2]]
+        if not groups:
             return
-        mine, fields = self.store.lookup(ckeys, fkeys, follow)
+        mine, fields = self.store.read(groups)
         for ev, token in unresolved:
             raw = fields.get(("v:" + s, token))
             ev.resembled_vector = textvec.unpack(raw) if raw else None

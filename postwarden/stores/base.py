@@ -26,6 +26,7 @@ REF_OFFSET = 16  # a reference field: 16 bytes of the caller's, the member's nam
 
 
 Group = tuple[str, str, list[str], str]  # (kind, bucket, members, bucket followed into)
+Found = tuple[dict[Key, "Entry"], dict[Key, bytes]]  # what a look-up found: counters, fields
 
 
 def lookup_groups(counter_keys: Iterable[Key], field_keys: Iterable[Key],
@@ -158,3 +159,15 @@ class HistoryStore(abc.ABC):
         counters.update(self.counters(wanted["c"]))
         fields.update(self.get(wanted["f"]))
         return counters, fields
+
+    def read(self, groups: Sequence[Group]) -> Found:
+        """``lookup`` with its keys grouped by bucket already, in the shape ``lookup_groups``
+        makes (a member may repeat): how the history asks, which builds its keys bucket by
+        bucket anyway, so the 150-300 keys of a message are not taken apart and regrouped.
+        This version hands them to ``lookup``; backends implement this one and make
+        ``lookup`` group its keys and call it."""
+        counters = [(bucket, m) for kind, bucket, members, _ in groups if kind == "c" for m in members]
+        fields = [(bucket, m) for kind, bucket, members, _ in groups if kind == "f" for m in members]
+        follow = [((bucket, m), kind[0], target) for kind, bucket, members, target in groups
+                  if kind[-1] == ">" for m in members]
+        return self.lookup(counters, fields, follow)

@@ -21,7 +21,17 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import redis
 
-from postwarden.stores.base import Entry, Follow, HistoryStore, Key, StoreError, lookup_groups, referenced
+from postwarden.stores.base import (
+    Entry,
+    Follow,
+    Found,
+    Group,
+    HistoryStore,
+    Key,
+    StoreError,
+    lookup_groups,
+    referenced,
+)
 
 # KEYS: hash keys; ARGV: at, half_life, ttl, then one member per key.
 BUMP_LUA = """
@@ -181,9 +191,11 @@ class RedisStore(HistoryStore):
             pipe.execute()
 
     def lookup(self, counter_keys: Sequence[Key], field_keys: Sequence[Key],
-               follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
+               follow: Sequence[Follow] = ()) -> Found:
+        return self.read(lookup_groups(counter_keys, field_keys, follow))
+
+    def read(self, groups: Sequence[Group]) -> Found:
         """Every key and every followed reference in one round trip: one script call, one reply."""
-        groups = lookup_groups(counter_keys, field_keys, follow)
         counters: dict[Key, Entry] = {}
         fields_out: dict[Key, bytes] = {}
         if not groups:

@@ -29,6 +29,8 @@ from postwarden.stores.base import (
     REF_OFFSET,
     Entry,
     Follow,
+    Found,
+    Group,
     HistoryStore,
     Key,
     StoreError,
@@ -205,9 +207,11 @@ class SqliteStore(HistoryStore):
                           for bucket, field, value in items])
 
     def lookup(self, counter_keys: Sequence[Key], field_keys: Sequence[Key],
-               follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
+               follow: Sequence[Follow] = ()) -> Found:
+        return self.read(lookup_groups(counter_keys, field_keys, follow))
+
+    def read(self, groups: Sequence[Group]) -> Found:
         """Counters, fields and followed references in one statement (see ``_statement``)."""
-        groups = lookup_groups(counter_keys, field_keys, follow)
         counters: dict[Key, Entry] = {}
         fields: dict[Key, bytes] = {}
         if not groups:
