@@ -258,10 +258,6 @@ class RecipientHistory:
             texts.append(f"{a} {b}" if a <= b else f"{b} {a}")
         return self.tok.many("p", texts)
 
-    def _pair(self, a: str, b: str) -> str:
-        """The token of one unordered pair: the same as ``_pair_tokens`` makes."""
-        return self.tok("p", f"{a} {b}" if a <= b else f"{b} {a}")
-
     def _name_keys(self, r: Recipient) -> tuple[str | None, str | None]:
         first = r.first_name
         pre = addr.prefix(r.address)
@@ -469,14 +465,15 @@ class RecipientHistory:
         (anyone's mail with it and this sender, or it and a co-recipient) and its name parts
         (used only when nobody here knows it, which its counter, read in the same round trip,
         tells). Made once per message, for the look-up and for reading what it found."""
-        out: list[_OrgKeys] = []
         toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
-        for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]:
-            if ev.contact is None:
-                out.append((ev, ("op", self._pair(s, ev.token)),
-                            [("op", self._pair(ev.token, t)) for t in toks if t != ev.token],
-                            [("on", t) for t in self.name_part_tokens(ev.rcpt.address)]))
-        return out
+        new = [ev for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS] if ev.contact is None]
+        texts = []  # every pair's text, hashed in one loop (pair tokens seldom recur: no cache)
+        for ev in new:
+            for t in (s, *(t for t in toks if t != ev.token)):
+                texts.append(f"{t} {ev.token}" if t <= ev.token else f"{ev.token} {t}")
+        pairs = iter(self.tok.many("p", texts))
+        return [(ev, ("op", next(pairs)), [("op", next(pairs)) for t in toks if t != ev.token],
+                 [("on", t) for t in self.name_part_tokens(ev.rcpt.address)]) for ev in new]
 
     def _org_evidence(self, org_keys: list[_OrgKeys], evidence: MessageEvidence,
                       org: dict[Key, Entry]) -> None:
