@@ -15,11 +15,15 @@ Buckets per sender token S:
   the sender's threads (normalised subjects) and who was on each; ``sa:S``, send-anyway markers.
 
 A lookup is one store call (one SQL statement, one Redis script call) for mail to known
-contacts: counters, centroids and name keys of every recipient, and the centroid of the contact
-each name key points at (the store follows the reference). Recipients or domains the sender
-does not know add one more call with the near-miss keys, which follows each index entry found
-to the sender's counter of the address it names. Tokens of addresses and names are kept in
-bounded caches; pair and thread tokens, which seldom recur, are hashed without one.
+contacts: the sender's counters, centroids and name keys of every recipient, and the centroid
+of the contact each name key points at (the store follows the reference and returns both).
+Recipients or domains the sender does not know add one more call: the organisation's counter,
+centroid, ties and name parts of each new recipient, and the near-miss keys, each index entry
+found followed to the sender's counter of the address it names. A known contact's
+organisation-wide counter and centroid are read only by ``learn``, which updates them: its
+score does not use them. Keys go to the store grouped by bucket (``HistoryStore.read``).
+Tokens of addresses and names are kept in bounded caches; pair and thread tokens, which seldom
+recur, are hashed without one.
 """
 
 from __future__ import annotations
