@@ -91,21 +91,22 @@ def typo(rng: random.Random, a: str) -> str:
 
 
 class StoreTimer:
-    """Wraps the store's look-up to count its calls and keys and time them (``--breakdown``)."""
+    """Wraps the store's read (what the history's look-up calls) to count its calls and keys and
+    time them (``--breakdown``)."""
 
     def __init__(self, store: object):
-        self.inner = store.lookup  # type: ignore[attr-defined]
+        self.inner = store.read  # type: ignore[attr-defined]
         self.ms = self.calls = self.keys = 0.0
-        store.lookup = self  # type: ignore[attr-defined]
+        store.read = self  # type: ignore[attr-defined]
 
-    def __call__(self, counter_keys, field_keys, follow=()):  # type: ignore[no-untyped-def]
+    def __call__(self, groups):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         try:
-            return self.inner(counter_keys, field_keys, follow)
+            return self.inner(groups)
         finally:
             self.ms += (time.perf_counter() - started) * 1000
             self.calls += 1
-            self.keys += len(counter_keys) + len(field_keys) + len(follow)
+            self.keys += sum(len(members) for _, _, members, _ in groups)
 
 
 def bench(history: RecipientHistory, books: list[list[str]], queries: int, mixed: bool,
@@ -114,7 +115,7 @@ def bench(history: RecipientHistory, books: list[list[str]], queries: int, mixed
     rng = random.Random(seed)
     weights = load_weights()
     times, cpu, scores = [], [], []
-    timer = history.store.lookup if isinstance(history.store.lookup, StoreTimer) else None
+    timer = history.store.read if isinstance(history.store.read, StoreTimer) else None
     store_ms, features_ms = [], []
     for q in range(queries):
         s = rng.randrange(len(books))

@@ -88,8 +88,9 @@ class _Message:
         now, h = evidence.now, evidence.half_life
         recipients = evidence.recipients
         self.weights = [ev.contact.weight_at(now, h) if ev.contact else 0.0 for ev in recipients]
-        self.cosines = [textvec.cosine(evidence.vector, ev.vector) if ev.vector is not None else None
-                        for ev in recipients]
+        self.norm = textvec.norm(evidence.vector)  # the message's, for every cosine of its rows
+        self.cosines = [textvec.cosine(evidence.vector, ev.vector, self.norm) if ev.vector is not None
+                        else None for ev in recipients]
         self.top_weights = _top_two(enumerate(self.weights))
         self.top_cosines = _top_two((k, c) for k, c in enumerate(self.cosines) if c is not None)
         self.unknown = sum(1 for ev in recipients if ev.contact is None)
@@ -100,6 +101,7 @@ class _Message:
         self.hist = _lw(evidence.sender_messages) / 8.0
         self.quoted = _text_addresses(evidence)
         self.quoted_domains = _text_domains(evidence)
+        self.by_initial = _by_initial(evidence.words) if self.unknown else {}  # for new recipients
 
 
 def _top_two(items: object) -> tuple[tuple[int, float] | None, tuple[int, float] | None]:
@@ -187,7 +189,7 @@ def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
         if ev.org_contact:
             x[ORG_AGE] = _lw((now - ev.org_contact.last) / DAY) / 6.0
         if ev.org_vector is not None:
-            x[ORG_CONTENT] = textvec.cosine(evidence.vector, ev.org_vector)
+            x[ORG_CONTENT] = textvec.cosine(evidence.vector, ev.org_vector, m.norm)
     address = ev.rcpt.address
     first, last = _name_parts(address)
     display_first = ev.rcpt.first_name
@@ -201,7 +203,7 @@ def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
     elif not known and any(_near_address(address, q) for q in m.quoted):
         x[NEAR_ADDRESS_IN_TEXT] = 1.0
     if not known:
-        x[NAME_TYPO_IN_TEXT] = _name_typo(address, words)
+        x[NAME_TYPO_IN_TEXT] = _name_typo(address, words, m.by_initial)
     if not last_in_text:
         refs = [r for r in (ev.near_contact, ev.near_org_contact, *ev.resembled_refs) if r is not None]
         if any(r.name and r.name in evidence.word_tokens for r in refs):
@@ -209,7 +211,7 @@ def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
     if evidence.thread_known:
         x[ON_THREAD if ev.on_thread else OFF_THREAD] = 1.0
     if ev.resembled_vector is not None:
-        x[CONTENT_VS_RESEMBLED] = textvec.cosine(evidence.vector, ev.resembled_vector) - own
+        x[CONTENT_VS_RESEMBLED] = textvec.cosine(evidence.vector, ev.resembled_vector, m.norm) - own
     if not known:
         x[ORG_TIE_SENDER] = _lw(ev.org_tie_sender)
         if ev.org_ties:
@@ -278,15 +280,24 @@ def _near_domain(a: str, b: str) -> bool:
     return a != b and (addr.damerau(a, b, cap=2) <= 1 or addr.skeleton(a) == addr.skeleton(b))
 
 
-def _name_typo(address: str, words: frozenset[str]) -> float:
-    """1 when a name in the local part is missing from the text but a one-edit variant is there."""
+def _by_initial(words: frozenset[str]) -> dict[str, list[str]]:
+    """The message's words by first letter: a name's one-edit variants in the text (which keep
+    its first letter) are looked for among those, not among every word of the message."""
+    out: dict[str, list[str]] = {}
+    for word in words:
+        out.setdefault(word[:1], []).append(word)
+    return out
+
+
+def _name_typo(address: str, words: frozenset[str], by_initial: dict[str, list[str]]) -> float:
+    """1 when a name in the local part is missing from the text but a one-edit variant is there
+    (a word with its first letter, ``by_initial``, within one letter of its length)."""
     parts = [p for p in addr._NAME_SPLIT.split(addr.split(address)[0]) if p.isalpha() and len(p) >= 4]
     for part in parts:
         if part in words:
             continue
-        for word in words:
-            if abs(len(word) - len(part)) <= 1 and word[:1] == part[:1] and word != part \
-                    and addr.damerau(word, part, cap=2) <= 1:
+        for word in by_initial.get(part[:1], ()):
+            if abs(len(word) - len(part)) <= 1 and word != part and addr.damerau(word, part, cap=2) <= 1:
                 return 1.0
     return 0.0
 

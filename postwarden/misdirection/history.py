@@ -15,11 +15,15 @@ Buckets per sender token S:
   the sender's threads (normalised subjects) and who was on each; ``sa:S``, send-anyway markers.
 
 A lookup is one store call (one SQL statement, one Redis script call) for mail to known
-contacts: counters, centroids and name keys of every recipient, and the centroid of the contact
-each name key points at (the store follows the reference). Recipients or domains the sender
-does not know add one more call with the near-miss keys, which follows each index entry found
-to the sender's counter of the address it names. Tokens of addresses and names are kept in
-bounded caches; pair and thread tokens, which seldom recur, are hashed without one.
+contacts: the sender's counters, centroids and name keys of every recipient, and the centroid
+of the contact each name key points at (the store follows the reference and returns both).
+Recipients or domains the sender does not know add one more call: the organisation's counter,
+centroid, ties and name parts of each new recipient, and the near-miss keys, each index entry
+found followed to the sender's counter of the address it names. A known contact's
+organisation-wide counter and centroid are read only by ``learn``, which updates them: its
+score does not use them. Keys go to the store grouped by bucket (``HistoryStore.read``).
+Tokens of addresses and names are kept in bounded caches; pair and thread tokens, which seldom
+recur, are hashed without one.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import numpy as np
 
 from postwarden.misdirection import addresses as addr
 from postwarden.misdirection import textvec
-from postwarden.stores.base import REF_OFFSET, Entry, Follow, HistoryStore, Key, bumped
+from postwarden.stores.base import REF_OFFSET, Entry, Group, HistoryStore, Key, bumped
 
 TOKEN_CACHE = 200_000  # hashed tokens kept in memory (a dict: thread-safe for get and set)
 MAX_PAIR_RECIPIENTS = 20  # pairs grow quadratically; larger messages learn and score no ties
@@ -66,9 +70,10 @@ class Recipient:
         return addr.first_name(self.address, self.display)
 
 
-@dataclass(frozen=True)
-class Ref:
-    """An index entry: the strongest contact (or domain) under one key, as of ``last``."""
+class Ref(NamedTuple):
+    """An index entry: the strongest contact (or domain) under one key, as of ``last``.
+
+    A named tuple for the reason ``Entry`` is one: a look-up unpacks dozens per message."""
 
     token: str
     weight: float
@@ -76,7 +81,10 @@ class Ref:
     name: str = ""  # token of the contact's last name, to see whether the text mentions it
 
     def weight_at(self, now: float, half_life: float) -> float:
-        return Entry(self.weight, 1, self.last).weight_at(now, half_life)
+        """The weight decayed to ``now``: the arithmetic of ``Entry.weight_at``."""
+        if half_life <= 0:
+            return self.weight
+        return self.weight * math.pow(2.0, -max(now - self.last, 0.0) / half_life)
 
     def pack(self) -> bytes:
         return _REF.pack(self.weight, self.last) + f"{self.token}\0{self.name}".encode()
@@ -97,6 +105,10 @@ class RecipientEvidence:
     domain_org: Entry | None = None
     org_contact: Entry | None = None
     internal: bool = False
+    # org_contact and org_vector not read: a contact of the sender's, whose score uses neither
+    # (the look-up leaves out the two random seeks into organisation-wide buckets); ``learn``,
+    # which updates both, reads them itself
+    org_unread: bool = False
     near_contact: Ref | None = None
     near_org_contact: Ref | None = None
     resembled_vector: np.ndarray | None = None
@@ -157,6 +169,11 @@ class _RecipientKeys(NamedTuple):
     first: str | None  # token of the first name, None without one
     prefix: str | None  # token of the autocomplete prefix
     internal: bool
+
+
+# A recipient new to the sender, with the keys of its organisation-wide evidence: the tie to the
+# sender, the ties to each co-recipient, and its name parts in the organisation's vocabulary.
+_OrgKeys = tuple[RecipientEvidence, Key, list[Key], list[Key]]
 
 
 class Tokens:
@@ -245,10 +262,6 @@ class RecipientHistory:
             texts.append(f"{a} {b}" if a <= b else f"{b} {a}")
         return self.tok.many("p", texts)
 
-    def _pair(self, a: str, b: str) -> str:
-        """The token of one unordered pair: the same as ``_pair_tokens`` makes."""
-        return self.tok("p", f"{a} {b}" if a <= b else f"{b} {a}")
-
     def _name_keys(self, r: Recipient) -> tuple[str | None, str | None]:
         first = r.first_name
         pre = addr.prefix(r.address)
@@ -311,32 +324,23 @@ class RecipientHistory:
         x2 = "x2:" + s
         rkeys = [self._recipient_keys(r) for r in rcpts]
         toks = [k.token for k in rkeys]
-        ckeys: list[Key] = [("m", s), ("mn", s)]
-        fkeys: list[Key] = []
-        follow: list[Follow] = []  # the centroid of the contact a name key points at
-        for k in rkeys:
-            t, d = k.token, k.domain
-            ckeys += [(cs, t), (ds, d), ("o", d), ("oc", t)]
-            fkeys += [(vs, t), ("ov", t)]
-            for key in (k.first, k.prefix):
-                if key:
-                    fkeys += [(xs, key), (x2, key)]
-                    follow += [((xs, key), "f", vs), ((x2, key), "f", vs)]
+        domains = list(dict.fromkeys(k.domain for k in rkeys))  # recipients share domains
+        names = [key for k in rkeys for key in (k.first, k.prefix) if key]
         greet = greeting(text)
         greet_key = tok("f", greet) if greet else ""
-        if greet_key:
-            fkeys.append((xs, greet_key))
         pairs = _pairs(toks)
-        pair_keys = [(ps, p) for p in self._pair_tokens(toks, pairs)]
-        ckeys += pair_keys
+        pair_tokens = self._pair_tokens(toks, pairs)
         subject_key = thread_subject(subject)
         thread = tok("t", subject_key) if subject_key else ""
-        on_keys: list[Key] = []
-        if thread:
-            on_keys = [(ts, t) for t in tok.many("t", [f"{subject_key}\0{r.address}" for r in rcpts])]
-            fkeys.append((ts, thread))
-            fkeys += on_keys
-        counters, fields = self.store.lookup(ckeys, fkeys, follow)
+        on_tokens = tok.many("t", [f"{subject_key}\0{r.address}" for r in rcpts]) if thread else []
+        groups: list[Group] = [  # built bucket by bucket, as the store reads them
+            ("c", "m", [s], ""), ("c", "mn", [s], ""), ("c", cs, toks, ""), ("c", ds, domains, ""),
+            ("c", "o", domains, ""), ("c", ps, pair_tokens, ""), ("f", vs, toks, ""),
+            ("f", xs, [greet_key] if greet_key else [], ""),
+            ("f", ts, [thread, *on_tokens] if thread else [], ""),
+            # name keys, with the centroid of the contact each points at
+            ("f>", xs, names, vs), ("f>", x2, names, vs)]
+        counters, fields = self.store.read([g for g in groups if g[2]])
         vector = textvec.text_vector(subject, text)
         words = frozenset(textvec._WORD.findall((subject + " " + text[:textvec.MAX_CHARS]).lower()))
         alive, alive_ref = self._alive, self._alive_ref
@@ -359,7 +363,7 @@ class RecipientHistory:
             ev.contact = alive(cget((cs, t)), now)
             ev.domain_sender = alive(cget((ds, d)), now)
             ev.domain_org = alive(cget(("o", d)), now)
-            ev.org_contact = alive(cget(("oc", t)), now)
+            ev.org_unread = ev.contact is not None  # else the near-miss round trip reads them
             if k.first:  # each entry unpacked once: the strongest is same_first unless it is this one
                 top = alive_ref(fget((xs, k.first)), now)
                 ev.first_refs = (top, alive_ref(fget((x2, k.first)), now))
@@ -371,11 +375,9 @@ class RecipientHistory:
                 ev.same_prefix = top if top is not None and top.token != t else None
                 ev.prefix_runner_up = _other(ev.prefix_refs, t) if ev.same_prefix is None else None
             if thread:
-                ev.on_thread = on_keys[n] in fields
+                ev.on_thread = (ts, on_tokens[n]) in fields
             raw = fget((vs, t))
             ev.vector = textvec.unpack(raw) if raw and ev.contact else None
-            raw = fget(("ov", t))
-            ev.org_vector = textvec.unpack(raw) if raw else None
             ref = _strongest(ev.resembled_refs)
             if ref is not None:
                 raw = fget((vs, ref.token))
@@ -386,8 +388,8 @@ class RecipientHistory:
             evidence.recipients.append(ev)
         if pairs:
             recipients, h = evidence.recipients, self.half_life
-            for (i, j), key in zip(pairs, pair_keys, strict=True):
-                entry = cget(key)  # most pairs were never mailed together: no call for those
+            for (i, j), pair in zip(pairs, pair_tokens, strict=True):
+                entry = cget((ps, pair))  # most pairs were never mailed together: no call for those
                 entry = alive(entry, now) if entry is not None else None
                 w = entry.weight_at(now, h) if entry else 0.0
                 recipients[i].ties.append(w)
@@ -401,8 +403,9 @@ class RecipientHistory:
     def _near_misses(self, s: str, evidence: MessageEvidence,
                      unresolved: list[tuple[RecipientEvidence, str]]) -> None:
         """One more round trip, only for what the sender does not know: which unknown recipient
-        or domain is almost a known one (and any resembled contact's centroid the first round
-        trip did not bring, which with the follows above is none).
+        or domain is almost a known one, what the organisation knows of a recipient new to the
+        sender (its counter, centroid, ties and name parts), and any resembled contact's
+        centroid the first round trip did not bring (which with the follows above is none).
 
         Near-miss keys of addresses live in the organisation index only (one entry per address,
         not per sender and address, which keeps a store of a million pairs small); whether the
@@ -410,30 +413,41 @@ class RecipientHistory:
         each index entry found to the sender's counter of the address it names.
         """
         xs, cs = "x:" + s, "c:" + s
-        fkeys: list[Key] = []
-        follow: list[Follow] = []
-        ckeys = self._org_keys(s, evidence)
+        org = self._org_keys(s, evidence)
         wanted: list[tuple[RecipientEvidence, list[str], list[str]]] = []
+        new = [ev for ev in evidence.recipients if ev.contact is None]
+        local_keys: list[str] = []
+        domain_keys: list[str] = []
         for ev in evidence.recipients:
             local = self._local_keys(ev.rcpt) if ev.contact is None else []
             domain = (self._domain_keys(ev.rcpt.domain)
                       if ev.domain_sender is None and not ev.internal else [])
             if not local and not domain:
                 continue
-            for k in local:
-                fkeys.append(("xo", k))
-                follow.append((("xo", k), "c", cs))
-            fkeys += [(b, k) for k in domain for b in (xs, "xo")]
+            local_keys += local
+            domain_keys += domain
             wanted.append((ev, local, domain))
-        fkeys += [("v:" + s, token) for _, token in unresolved]
-        if not fkeys and not ckeys:
+        new_tokens = [ev.token for ev in new]
+        groups: list[Group] = [
+            ("c", "op", [key[1] for _, tie, ties, _ in org for key in (tie, *ties)], ""),
+            ("c", "on", [key[1] for *_, names in org for key in names], ""),
+            ("c", "oc", new_tokens, ""), ("f", "ov", new_tokens, ""),
+            ("c>", "xo", local_keys, cs),  # each entry found comes back with the sender's counter it names
+            ("f", xs, domain_keys, ""), ("f", "xo", domain_keys, ""),
+            ("f", "v:" + s, [token for _, token in unresolved], "")]
+        groups = [g for g in groups if g[2]]
+        if not groups:
             return
-        mine, fields = self.store.lookup(ckeys, fkeys, follow)
+        mine, fields = self.store.read(groups)
         for ev, token in unresolved:
             raw = fields.get(("v:" + s, token))
             ev.resembled_vector = textvec.unpack(raw) if raw else None
         now = evidence.now
-        self._org_evidence(s, evidence, mine)  # the organisation's counters came in this round trip
+        for ev in new:
+            ev.org_contact = self._alive(mine.get(("oc", ev.token)), now)
+            raw = fields.get(("ov", ev.token))
+            ev.org_vector = textvec.unpack(raw) if raw else None
+        self._org_evidence(org, evidence, mine)  # the organisation's counters came in this round trip
         for ev, local, domain in wanted:
             refs = {ref.token: ref for ref in (self._alive_ref(fields.get(("xo", k)), now, own=ev.token)
                                                for k in local) if ref is not None}
@@ -450,37 +464,49 @@ class RecipientHistory:
             ev.near_contact = _strongest(own)
             ev.near_org_contact = _strongest(refs.values()) if not own else None
 
-    def _org_keys(self, s: str, evidence: MessageEvidence) -> list[Key]:
-        """Organisation-wide counters for recipients the sender never wrote to: ties (anyone's
-        mail with it and this sender, or it and a co-recipient) and its name parts."""
-        keys: list[Key] = []
+    def _org_keys(self, s: str, evidence: MessageEvidence) -> list[_OrgKeys]:
+        """Organisation-wide counters for each recipient the sender never wrote to: its ties
+        (anyone's mail with it and this sender, or it and a co-recipient) and its name parts
+        (used only when nobody here knows it, which its counter, read in the same round trip,
+        tells). Made once per message, for the look-up and for reading what it found."""
         toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
-        for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]:
-            if ev.contact is None:
-                keys.append(("op", self._pair(s, ev.token)))
-                keys += [("op", self._pair(ev.token, t)) for t in toks if t != ev.token]
-            if ev.contact is None and ev.org_contact is None:
-                keys += [("on", t) for t in self.name_part_tokens(ev.rcpt.address)]
-        return keys
+        new = [ev for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS] if ev.contact is None]
+        texts = []  # every pair's text, hashed in one loop (pair tokens seldom recur: no cache)
+        for ev in new:
+            for t in (s, *(t for t in toks if t != ev.token)):
+                texts.append(f"{t} {ev.token}" if t <= ev.token else f"{ev.token} {t}")
+        pairs = iter(self.tok.many("p", texts))
+        return [(ev, ("op", next(pairs)), [("op", next(pairs)) for t in toks if t != ev.token],
+                 [("on", t) for t in self.name_part_tokens(ev.rcpt.address)]) for ev in new]
 
-    def _org_evidence(self, s: str, evidence: MessageEvidence, org: dict[Key, Entry]) -> None:
-        now, h = evidence.now, self.half_life
-        toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
-        for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]:
-            if ev.contact is not None:
-                continue
-            ev.org_tie_sender = _weight(self._alive(org.get(("op", self._pair(s, ev.token))), now), now, h)
-            ev.org_ties = [_weight(self._alive(org.get(("op", self._pair(ev.token, t))), now), now, h)
-                           for t in toks if t != ev.token]
-            names = self.name_part_tokens(ev.rcpt.address)
+    def _org_evidence(self, org_keys: list[_OrgKeys], evidence: MessageEvidence,
+                      org: dict[Key, Entry]) -> None:
+        now, h, alive = evidence.now, self.half_life, self._alive
+        for ev, tie, ties, names in org_keys:
+            ev.org_tie_sender = _weight(alive(org.get(tie), now), now, h)
+            ev.org_ties = [_weight(alive(org.get(key), now), now, h) for key in ties]
             ev.name_parts = len(names)
             if ev.org_contact is None:  # an address known here has its own name parts
-                ev.name_parts_unseen = sum(1 for t in names if ("on", t) not in org)
+                ev.name_parts_unseen = sum(1 for key in names if key not in org)
 
     # -- learning ------------------------------------------------------------------------------
+    def _read_org(self, evidence: MessageEvidence) -> None:
+        """The organisation's counter and centroid of each known contact, which the look-up
+        left out (``org_unread``) and learning updates: one store call, when there are any."""
+        unread = [ev for ev in evidence.recipients if ev.org_unread]
+        if not unread:
+            return
+        counters, fields = self.store.lookup([("oc", ev.token) for ev in unread],
+                                             [("ov", ev.token) for ev in unread])
+        for ev in unread:
+            ev.org_contact = self._alive(counters.get(("oc", ev.token)), evidence.now)
+            raw = fields.get(("ov", ev.token))
+            ev.org_vector = textvec.unpack(raw) if raw else None
+            ev.org_unread = False
     def learn(self, evidence: MessageEvidence, at: float | None = None) -> None:
         """Record one delivered message, given the evidence its lookup returned."""
         at = evidence.now if at is None else at
+        self._read_org(evidence)
         tok, h = self.tok, self.half_life
         s = tok("a", evidence.sender)
         xs = "x:" + s

@@ -21,7 +21,17 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import redis
 
-from postwarden.stores.base import Entry, Follow, HistoryStore, Key, StoreError, lookup_groups
+from postwarden.stores.base import (
+    Entry,
+    Follow,
+    Found,
+    Group,
+    HistoryStore,
+    Key,
+    StoreError,
+    lookup_groups,
+    referenced,
+)
 
 # KEYS: hash keys; ARGV: at, half_life, ttl, then one member per key.
 BUMP_LUA = """
@@ -56,8 +66,8 @@ return #KEYS
 # words; ARGV[2]: every member's length (4 bytes each); ARGV[3]: the members, end to end. Three
 # arguments rather than one per member: the client's command packing costs a step per argument.
 # The reply is one string: the number of values, each value's length (-1 when absent), then the
-# values end to end; a follow group gives per member either -1 or the name found and then the
-# value it names. Lengths are packed and unpacked a slice at a time, not one call per value: one
+# values end to end; a follow group gives per member either -1 or the reference field found
+# and then the value it names. Lengths are packed and unpacked a slice at a time, not one call per value: one
 # bulk reply parses in microseconds, where an array of 150 replies costs the client a parse step
 # each, and the script's own work is mostly these calls.
 LOOKUP_LUA = """
@@ -109,12 +119,10 @@ for g = 1, #spec, 2 do
             local named = #found > 0 and redis.call('HMGET', target, unpack(found)) or {}
             local i = 0
             for j = 1, #members do
+                put(values[j])
                 if names[j] then
                     i = i + 1
-                    put(names[j])
                     put(named[i])
-                else
-                    put(false)
                 end
             end
         else
@@ -183,9 +191,11 @@ class RedisStore(HistoryStore):
             pipe.execute()
 
     def lookup(self, counter_keys: Sequence[Key], field_keys: Sequence[Key],
-               follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
+               follow: Sequence[Follow] = ()) -> Found:
+        return self.read(lookup_groups(counter_keys, field_keys, follow))
+
+    def read(self, groups: Sequence[Group]) -> Found:
         """Every key and every followed reference in one round trip: one script call, one reply."""
-        groups = lookup_groups(counter_keys, field_keys, follow)
         counters: dict[Key, Entry] = {}
         fields_out: dict[Key, bytes] = {}
         if not groups:
@@ -212,13 +222,15 @@ class RedisStore(HistoryStore):
                     continue
                 found, pos = raw[pos:pos + size], pos + size
                 key = (bucket, member)
-                if kind[-1] == ">":  # the name the reference held, then the value it names
-                    name, size = found.decode(), sizes[i]
+                if kind[-1] == ">":  # the reference field, then the value it names
+                    ref = found[_STAMP.size:]
+                    fields_out[key] = ref
+                    size = sizes[i]
                     i += 1
                     if size < 0:
                         continue
                     found, pos = raw[pos:pos + size], pos + size
-                    key = (target, name)
+                    key = (target, referenced(ref))
                 if kind[0] == "c":
                     counters[key] = _entry(found)
                 else:

@@ -26,7 +26,18 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring_ascii
 
-from postwarden.stores.base import REF_OFFSET, Entry, Follow, HistoryStore, Key, StoreError, lookup_groups
+from postwarden.stores.base import (
+    REF_OFFSET,
+    Entry,
+    Follow,
+    Found,
+    Group,
+    HistoryStore,
+    Key,
+    StoreError,
+    lookup_groups,
+    referenced,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -64,17 +75,20 @@ MAX_BUCKETS = 200  # buckets per statement: SQLite allows 500 terms in a compoun
 _REF_TAIL = f"substr(x.value, {REF_OFFSET + 1})"
 _REFERENCED = (f"CAST(CASE instr({_REF_TAIL}, x'00') WHEN 0 THEN {_REF_TAIL} "
                f"ELSE substr({_REF_TAIL}, 1, instr({_REF_TAIL}, x'00') - 1) END AS TEXT)")
+# Columns: group, member, weight, count, last, value, and for a follow term the reference
+# field's own value (the member is then the field's name, and the counter or value is that of
+# what it names: NULL when that is gone, by LEFT JOIN, so the reference still comes back).
 _TERMS = {  # {m} drives each term: one primary-key seek per member, no temporary index
-    "c": "SELECT {g}, t.member, t.weight, t.count, t.last, NULL FROM {m} "
+    "c": "SELECT {g}, t.member, t.weight, t.count, t.last, NULL, NULL FROM {m} "
          "CROSS JOIN counters t ON t.bucket = ?{p} AND t.member = j.value",
-    "f": "SELECT {g}, t.field, NULL, NULL, NULL, t.value FROM {m} "
+    "f": "SELECT {g}, t.field, NULL, NULL, NULL, t.value, NULL FROM {m} "
          "CROSS JOIN fields t ON t.bucket = ?{p} AND t.field = j.value",
-    "c>": "SELECT {g}, t.member, t.weight, t.count, t.last, NULL FROM {m} "
+    "c>": "SELECT {g}, x.field, t.weight, t.count, t.last, NULL, x.value FROM {m} "
           "CROSS JOIN fields x ON x.bucket = ?{p} AND x.field = j.value "
-          f"CROSS JOIN counters t ON t.bucket = ?{{r}} AND t.member = {_REFERENCED}",
-    "f>": "SELECT {g}, t.field, NULL, NULL, NULL, t.value FROM {m} "
+          f"LEFT JOIN counters t ON t.bucket = ?{{r}} AND t.member = {_REFERENCED}",
+    "f>": "SELECT {g}, x.field, NULL, NULL, NULL, t.value, x.value FROM {m} "
           "CROSS JOIN fields x ON x.bucket = ?{p} AND x.field = j.value "
-          f"CROSS JOIN fields t ON t.bucket = ?{{r}} AND t.field = {_REFERENCED}",
+          f"LEFT JOIN fields t ON t.bucket = ?{{r}} AND t.field = {_REFERENCED}",
 }
 
 
@@ -91,8 +105,8 @@ def _statement(kinds: tuple[tuple[str, int], ...]) -> str:
     members each has, so the few texts a message produces stay prepared in the connection's
     statement cache, and a look-up of 150 keys is one execute and one fetch. In each term
     ``json_each`` drives a loop of primary-key seeks (CROSS JOIN fixes that order, so no
-    temporary index is built); a follow term (kind "c>" or "f>") joins each reference field
-    found to the entry it names. The first column, the group number, says which bucket a row
+    temporary index is built); a follow term (kind "c>" or "f>") returns each reference field
+    found with the entry it names joined to it. The first column, the group number, says which bucket a row
     came from without sending the bucket back. Parameters per group: bucket, members, and for a
     follow term the bucket followed into.
 
@@ -215,9 +229,11 @@ class SqliteStore(HistoryStore):
                           for bucket, field, value in items])
 
     def lookup(self, counter_keys: Sequence[Key], field_keys: Sequence[Key],
-               follow: Sequence[Follow] = ()) -> tuple[dict[Key, Entry], dict[Key, bytes]]:
+               follow: Sequence[Follow] = ()) -> Found:
+        return self.read(lookup_groups(counter_keys, field_keys, follow))
+
+    def read(self, groups: Sequence[Group]) -> Found:
         """Counters, fields and followed references in one statement (see ``_statement``)."""
-        groups = lookup_groups(counter_keys, field_keys, follow)
         counters: dict[Key, Entry] = {}
         fields: dict[Key, bytes] = {}
         if not groups:
@@ -235,13 +251,18 @@ class SqliteStore(HistoryStore):
                         kinds.append((kind, 0))
                         params += [bucket, _json_list(members), *((target,) if target else ())]
                 rows = conn.execute(_statement(tuple(kinds)), params).fetchall()
-                for group, member, weight, count, last, value in rows:
+                for group, member, weight, count, last, value, ref in rows:
                     kind, bucket, _, target = part[group]
-                    key = (target, member) if kind[-1] == ">" else (bucket, member)
-                    if kind[0] == "c":
-                        counters[key] = Entry(weight, count, last)
+                    if ref is not None:  # a followed reference, then what it names if that exists
+                        fields[(bucket, member)] = ref
+                        if weight is not None:
+                            counters[(target, referenced(ref))] = Entry(weight, count, last)
+                        elif value is not None:
+                            fields[(target, referenced(ref))] = value
+                    elif kind == "c":
+                        counters[(bucket, member)] = Entry(weight, count, last)
                     else:
-                        fields[key] = value
+                        fields[(bucket, member)] = value
         return counters, fields
 
     def counters(self, keys: Sequence[Key]) -> dict[Key, Entry]:

@@ -154,7 +154,8 @@ def test_a_failed_sqlite_batch_writes_nothing(tmp_path):
 
 
 def test_lookup_follows_reference_fields_to_what_they_name(store):
-    """A similarity index entry names a contact: its counter and centroid come in the same call."""
+    """A similarity index entry names a contact: its counter and centroid come in the same call,
+    and so does every entry followed, which the caller need not ask for as a field too."""
     head = b"\x01" * 16  # the caller's bytes before the name (a weight and a time)
     store.bump([("c:a", "bob"), ("c:a", "carol")], at=1.0, half_life=0)
     store.put([("x:a", "first", head + b"bob\0smith"), ("x:a", "prefix", head + b"carol"),
@@ -163,7 +164,8 @@ def test_lookup_follows_reference_fields_to_what_they_name(store):
               for kind, bucket in (("c", "c:a"), ("f", "v:a"))]
     counters, fields = store.lookup([("c:a", "nobody")], [("x:a", "first")], follow)
     assert counters == {("c:a", "bob"): Entry(1.0, 1, 1.0), ("c:a", "carol"): Entry(1.0, 1, 1.0)}
-    assert fields == {("x:a", "first"): head + b"bob\0smith", ("v:a", "bob"): b"centroid"}
+    assert fields == {("x:a", "first"): head + b"bob\0smith", ("x:a", "prefix"): head + b"carol",
+                      ("x:a", "gone"): head + b"dave\0", ("v:a", "bob"): b"centroid"}
 
 
 def test_a_lookup_spanning_more_buckets_than_one_statement_holds(store):
