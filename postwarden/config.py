@@ -113,6 +113,12 @@ class ReplySettings:
         "Text after 451 4.3.0 when on_error is tempfail and the filter failed.",
         _reply_text,
     )
+    queue_id: bool = setting(
+        True,
+        "End every reject and tempfail text with the MTA's queue id ('(queue id 4XyZ1k2)'), "
+        "which the sender's bounce shows: quoted to the postmaster, it finds the decision in "
+        "the logs (Postfix's milter-reject line and postwarden's decision line carry it).",
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from postwarden.metrics import record_decision
 from postwarden.milter.inflight import InFlight
 from postwarden.policy import OWN_HEADERS
 from postwarden.runtime import Runtime
+from postwarden.smtp_reply import with_queue_id
 from postwarden.transaction import Transaction, split_mail_params, strip_brackets
 from postwarden.verdict import Action, Verdict
 
@@ -158,8 +159,14 @@ class PostwardenMilter(Milter.Base):
         config = self.bundle.config
         if config.on_error == "accept":
             return Milter.ACCEPT
-        self.setreply("451", "4.3.0", config.reply.error)
+        self._reply("451", "4.3.0", config.reply.error)
         return Milter.TEMPFAIL
+
+    def _reply(self, code: str, xcode: str, text: str) -> None:
+        txn, config = self.txn, self.bundle.config
+        if config.reply.queue_id and txn is not None and txn.queue_id:
+            text = with_queue_id(text, txn.queue_id)
+        self.setreply(code, xcode, text)
 
     def _apply(self, txn: Transaction, verdict: Verdict) -> int:
         if verdict.action in (Action.ACCEPT, Action.QUARANTINE):
@@ -170,7 +177,7 @@ class PostwardenMilter(Milter.Base):
             if verdict.action is Action.QUARANTINE:
                 self.quarantine(verdict.quarantine_reason or "postwarden")
         elif verdict.action in (Action.REJECT, Action.TEMPFAIL):
-            self.setreply(verdict.smtp_code, verdict.smtp_xcode, verdict.smtp_text)
+            self._reply(verdict.smtp_code, verdict.smtp_xcode, verdict.smtp_text)
         return RETURN_CODES[verdict.action]
 
     def _strip_own_headers(self, txn: Transaction) -> None:

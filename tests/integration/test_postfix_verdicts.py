@@ -23,6 +23,7 @@ def test_gtube_is_rejected_with_550_and_the_reason(stack: Stack) -> None:
     assert result.text.startswith("5.7.1 ")
     assert "GTUBE" in result.text
     queue_id = stack.postfix.queue_id_of(message_id)
+    assert result.text.endswith(f" (queue id {queue_id})")  # what the postmaster greps the log for
     assert stack.postfix.wait_log(f"{queue_id}: milter-reject: END-OF-MESSAGE")
     assert stack.postfix.find_delivered(message_id) is None
 

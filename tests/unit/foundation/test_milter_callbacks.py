@@ -14,6 +14,7 @@ from postwarden.gtube import gtube_string
 from postwarden.milter.callbacks import PostwardenMilter
 from postwarden.milter.inflight import InFlight
 from postwarden.runtime import Runtime, build_bundle
+from postwarden.smtp_reply import MAX_LINE, with_queue_id
 from postwarden.verdict import Action
 
 
@@ -82,6 +83,32 @@ def test_gtube_is_rejected_with_550(runtime: Runtime) -> None:
     assert rc == Milter.REJECT
     assert ctx._reply[:2] == ("550", "5.7.1")
     assert "GTUBE" in ctx._reply[2]
+
+
+def test_reject_and_tempfail_texts_end_with_the_queue_id(runtime: Runtime) -> None:
+    ctx, rc = send(_headers(), f"{gtube_string(Action.REJECT)}\r\n".encode(), macros={"i": "4XyZ1k2"})
+    assert rc == Milter.REJECT
+    assert ctx._reply[2] == "GTUBE test message: rejected as the test asks (queue id 4XyZ1k2)"
+    ctx, rc = send(_headers(), gtube_string(Action.TEMPFAIL).encode(), macros={"i": "4XyZ1k3"})
+    assert rc == Milter.TEMPFAIL and ctx._reply[2].endswith(" (queue id 4XyZ1k3)")
+
+
+def test_queue_id_in_replies_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(testctx.TestCtx, "default_opts", [Milter.CURR_ACTS, 0, 0, 0])
+    config = tmp_path / "postwarden.yaml"
+    config.write_text("milter: {socket_owner: null}\nreply: {queue_id: false}\n")
+    runtime = Runtime(config, build_bundle(config))
+    Milter.factory = lambda: PostwardenMilter(runtime, InFlight())
+    try:
+        ctx, _ = send(_headers(), f"{gtube_string(Action.REJECT)}\r\n".encode(), macros={"i": "4XyZ1k2"})
+    finally:
+        Milter.factory = Milter.Milter
+    assert ctx._reply[2] == "GTUBE test message: rejected as the test asks"
+
+
+def test_a_long_reply_is_shortened_so_the_queue_id_still_fits() -> None:
+    text = with_queue_id("word " * 200, "4XyZ1k2")
+    assert len(text) <= MAX_LINE and text.endswith("word (queue id 4XyZ1k2)")
 
 
 def test_clean_mail_is_accepted_with_status_and_forgeries_removed(runtime: Runtime) -> None:
