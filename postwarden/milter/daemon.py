@@ -33,6 +33,7 @@ from postwarden.milter.control import ControlError, ControlServer
 from postwarden.milter.inflight import InFlight
 from postwarden.milter.socketspec import SocketSpec, parse_socket_spec
 from postwarden.milter.supervisor import DRAIN_SIGNAL, RELOAD_SIGNAL
+from postwarden.osuser import user_name
 from postwarden.runtime import Runtime
 
 log = logging.getLogger("postwarden.daemon")
@@ -78,7 +79,7 @@ def _chown(path: Path, owner: str | None) -> None:
     try:
         os.chown(path, uid, gid)
     except PermissionError:
-        me = pwd.getpwuid(os.geteuid()).pw_name
+        me = user_name(os.geteuid())
         raise StartupError(
             f"milter.socket_owner {owner!r}: running as {me}, postwarden can give {path} only to its own "
             f"user and to a group it belongs to: use ':GROUP' (the systemd unit adds the postfix "

@@ -20,12 +20,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import pwd
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring_ascii
 
+from postwarden.osuser import user_name
 from postwarden.stores.base import (
     REF_OFFSET,
     Entry,
@@ -135,19 +135,12 @@ def _check_writable(path: str) -> None:
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise StoreError(f"{path}: directory {parent} does not exist")
-    me = _user_name(os.geteuid())
+    me = user_name(os.geteuid())
     for target in (p for p in (path, f"{path}-wal", f"{path}-shm", parent) if os.path.exists(p)):
         if not os.access(target, os.W_OK):
-            owner = _user_name(os.stat(target).st_uid)
+            owner = user_name(os.stat(target).st_uid)
             raise StoreError(f"{target} is owned by {owner} and not writable by {me}, which runs "
                              f"postwarden: chown -R {me} {parent} (and run history import as {me})")
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:  # a uid without an account (containers)
-        return str(uid)
 
 
 class SqliteStore(HistoryStore):
