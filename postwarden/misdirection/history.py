@@ -160,9 +160,10 @@ class MessageEvidence:
 
 
 class _RecipientKeys(NamedTuple):
-    """A tuple, not a dataclass instance: the cache holds up to TOKEN_CACHE of them, and a tuple
-    of strings drops out of the garbage collector's tracking, so they do not lengthen every
-    full collection (which the milter's threads wait for)."""
+    """The tokens of one recipient. Cached packed into one string (``_pack_keys``), not as this
+    tuple: every tuple made counts toward the garbage collector's next collection until one
+    examines it, so a cache that fills with a few new addresses per message set one off every
+    few dozen messages, and every tenth of them a longer one (BENCHMARKS.md, "Speed")."""
 
     token: str
     domain: str  # the domain's token
@@ -184,16 +185,19 @@ class Tokens:
         self._key = hashlib.blake2b(secret.encode(), digest_size=32).digest() if secret else b""
         # Keying BLAKE2b costs a compression; copying a keyed state does not, same digest.
         self._keyed = hashlib.blake2b(key=self._key, digest_size=12) if secret else None
-        self._cache: dict[tuple[str, str], str] = {}
+        # Keyed by the very text hashed, a string: a tuple key per entry would count toward the
+        # garbage collector's next collection, which a cache filling with new addresses sets off
+        # every few dozen messages (strings are not tracked at all).
+        self._cache: dict[str, str] = {}
 
     def __call__(self, kind: str, text: str) -> str:
         if not self.hashed:
             return f"{kind}{text}" if kind not in ("a", "d") else text
-        key = (kind, text)
+        key = f"{kind}\0{text}"
         token = self._cache.get(key)
         if token is None:
             hasher = self._keyed.copy()  # type: ignore[union-attr]
-            hasher.update(f"{kind}\0{text}".encode())
+            hasher.update(key.encode())
             token = hasher.hexdigest()
             if len(self._cache) >= TOKEN_CACHE:  # addresses recur: keep the hot ones, bound the rest
                 self._cache.clear()
@@ -251,7 +255,7 @@ class RecipientHistory:
         self.half_life = half_life_days * DAY
         self.horizon = horizon_days * DAY
         self.local_domains = frozenset(d.lower() for d in local_domains)
-        self._rkeys: dict[tuple[str, str], _RecipientKeys] = {}
+        self._rkeys: dict[str, str] = {}  # packed _RecipientKeys
 
     # -- keys ----------------------------------------------------------------------------------
     def _pair_tokens(self, toks: list[str], pairs: list[tuple[int, int]]) -> list[str]:
@@ -305,15 +309,20 @@ class RecipientHistory:
     def _recipient_keys(self, r: Recipient) -> _RecipientKeys:
         """The tokens every look-up of this recipient needs, computed once per address (and
         display name) and kept in a bounded cache: addresses recur from message to message."""
-        keys = self._rkeys.get((r.address, r.display))
-        if keys is None:
-            domain = addr.split(r.address)[1]
-            first, pre = self._name_keys(r)
-            keys = _RecipientKeys(self.tok("a", r.address), self.tok("d", domain), first, pre,
-                                  domain in self.local_domains)
+        cache_key = f"{len(r.address)}:{r.address}{r.display}"  # strings only: see _RecipientKeys
+        packed = self._rkeys.get(cache_key)
+        if packed is not None:
+            token, domain, first, pre, internal = packed.split("\0")
+            return _RecipientKeys(token, domain, first or None, pre or None, internal == "1")
+        domain = addr.split(r.address)[1]
+        first, pre = self._name_keys(r)
+        keys = _RecipientKeys(self.tok("a", r.address), self.tok("d", domain), first, pre,
+                              domain in self.local_domains)
+        packed = "\0".join((keys.token, keys.domain, first or "", pre or "", "1" if keys.internal else ""))
+        if packed.count("\0") == 4:  # not when a plain-mode token has a NUL of its own: then uncached
             if len(self._rkeys) >= TOKEN_CACHE:
                 self._rkeys.clear()
-            self._rkeys[(r.address, r.display)] = keys
+            self._rkeys[cache_key] = packed
         return keys
 
     def lookup(self, sender: str, rcpts: list[Recipient], subject: str, text: str,
