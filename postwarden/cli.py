@@ -1,4 +1,4 @@
-"""The `postwarden` command: serve, reload, status, scan, check-config, check-rules."""
+"""The `postwarden` command: serve, reload, status, scan, check-config, check-rules, quarantine."""
 
 from __future__ import annotations
 
@@ -62,6 +62,10 @@ def _build_parser() -> argparse.ArgumentParser:
     from postwarden.classifiers.text_cli import add_parsers as add_model_parsers
 
     add_model_parsers(sub, _config_arg)
+
+    from postwarden.quarantine import add_parser as add_quarantine_parser
+
+    add_quarantine_parser(sub)
     return parser
 
 
@@ -194,6 +198,12 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return history_command(args)
 
 
+def _cmd_quarantine(args: argparse.Namespace) -> int:
+    from postwarden.quarantine import quarantine_command
+
+    return quarantine_command(args)
+
+
 def _model_command(name: str, args: argparse.Namespace) -> int:
     from postwarden.classifiers import text_cli
 
@@ -208,6 +218,7 @@ COMMANDS = {
     "scan": _cmd_scan,
     "check-rules": _cmd_check_rules,
     "history": _cmd_history,
+    "quarantine": _cmd_quarantine,
     "train": lambda args: _model_command("cmd_train", args),
     "eval": lambda args: _model_command("cmd_eval", args),
     "learn": lambda args: _model_command("cmd_learn", args),
