@@ -63,13 +63,16 @@ def _run(args: list[str], config_dir: str | None) -> str:
     return proc.stdout.decode("utf-8", "replace")
 
 
+def _hold_queue(config_dir: str | None) -> list[dict]:
+    """``postqueue -j``'s entries of the hold queue."""
+    entries = (json.loads(line) for line in _run(["postqueue", "-j"], config_dir).splitlines())
+    return [e for e in entries if e.get("queue_name") == "hold"]
+
+
 def held(config_dir: str | None = None) -> list[Held]:
     """Every message in the hold queue, oldest first, with postwarden's reason when it has one."""
     out = []
-    for line in _run(["postqueue", "-j"], config_dir).splitlines():
-        entry = json.loads(line)
-        if entry.get("queue_name") != "hold":
-            continue
+    for entry in _hold_queue(config_dir):
         headers = BytesHeaderParser(policy=compat32).parsebytes(
             _run(["postcat", "-hq", entry["queue_id"]], config_dir).encode("utf-8", "surrogateescape"))
         out.append(Held(entry["queue_id"], int(entry.get("arrival_time", 0)), entry.get("sender", ""),
@@ -83,7 +86,7 @@ def _checked(queue_ids: list[str], config_dir: str | None) -> list[str]:
     bad = [q for q in queue_ids if not _QUEUE_ID.match(q)]
     if bad:
         raise QuarantineError(f"not a Postfix queue id: {', '.join(bad)}")
-    holding = {h.queue_id for h in held(config_dir)}
+    holding = {e["queue_id"] for e in _hold_queue(config_dir)}
     missing = [q for q in queue_ids if q not in holding]
     if missing:
         raise QuarantineError(f"not in the hold queue: {', '.join(missing)} "
