@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import re
 import struct
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ import numpy as np
 
 from postwarden.misdirection import addresses as addr
 from postwarden.misdirection import textvec
-from postwarden.stores.base import REF_OFFSET, Entry, Group, HistoryStore, Key, bumped
+from postwarden.stores.base import REF_OFFSET, Entry, Group, HistoryStore, Key, bumped, decayed
 
 TOKEN_CACHE = 200_000  # hashed tokens kept in memory (a dict: thread-safe for get and set)
 MAX_PAIR_RECIPIENTS = 20  # pairs grow quadratically; larger messages learn and score no ties
@@ -81,10 +80,8 @@ class Ref(NamedTuple):
     name: str = ""  # token of the contact's last name, to see whether the text mentions it
 
     def weight_at(self, now: float, half_life: float) -> float:
-        """The weight decayed to ``now``: the arithmetic of ``Entry.weight_at``."""
-        if half_life <= 0:
-            return self.weight
-        return self.weight * math.pow(2.0, -max(now - self.last, 0.0) / half_life)
+        """The weight decayed to ``now``, as an ``Entry``'s is."""
+        return decayed(self.weight, self.last, now, half_life)
 
     def pack(self) -> bytes:
         return _REF.pack(self.weight, self.last) + f"{self.token}\0{self.name}".encode()
@@ -512,6 +509,7 @@ class RecipientHistory:
             raw = fields.get(("ov", ev.token))
             ev.org_vector = textvec.unpack(raw) if raw else None
             ev.org_unread = False
+
     def learn(self, evidence: MessageEvidence, at: float | None = None) -> None:
         """Record one delivered message, given the evidence its lookup returned."""
         at = evidence.now if at is None else at
@@ -547,7 +545,7 @@ class RecipientHistory:
                 elif second is None or second.token == t or second.weight_at(at, h) <= new.weight:
                     puts.append(("x2:" + s, key, ref))
             old_vec = ev.vector if ev.vector is not None else None
-            decay = math.pow(2.0, -max(at - ev.contact.last, 0.0) / h) if ev.contact and h > 0 else 1.0
+            decay = decayed(1.0, ev.contact.last, at, h) if ev.contact else 1.0
             vec = evidence.vector if old_vec is None else old_vec * decay + evidence.vector
             puts.append(("v:" + s, t, textvec.pack(vec)))
             org_vec = evidence.vector if ev.org_vector is None else ev.org_vector * 0.98 + evidence.vector

@@ -60,6 +60,14 @@ class StoreError(Exception):
     """A store that cannot be opened or reached."""
 
 
+def decayed(weight: float, last: float, now: float, half_life: float) -> float:
+    """``weight`` as of ``last``, decayed to ``now`` (never grown: a future ``last`` counts as
+    now); a half-life of 0 or less keeps it as it is."""
+    if half_life <= 0:
+        return weight
+    return weight * math.pow(2.0, -max(now - last, 0.0) / half_life)
+
+
 class Entry(NamedTuple):
     """One counter: decayed weight as of ``last``, number of bumps, time of the latest bump.
 
@@ -73,10 +81,8 @@ class Entry(NamedTuple):
     last: float
 
     def weight_at(self, now: float, half_life: float) -> float:
-        """The weight decayed to ``now`` (never grown: a future ``last`` counts as now)."""
-        if half_life <= 0:
-            return self.weight
-        return self.weight * math.pow(2.0, -max(now - self.last, 0.0) / half_life)
+        """The weight decayed to ``now`` (``decayed``)."""
+        return decayed(self.weight, self.last, now, half_life)
 
 
 def bumped(old: Entry | None, at: float, half_life: float, amount: float = 1.0) -> Entry:
