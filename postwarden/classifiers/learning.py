@@ -64,19 +64,27 @@ def featurise_feedback(model: TextModel, label: str, paths: list[str],
     return out
 
 
-def load_feedback(directory: Path) -> list[Example]:
+def load_feedback(directory: Path, featuriser_version: int) -> tuple[list[Example], int]:
+    """The feedback kept so far, and how many rows were dropped because another featuriser made
+    them: only their hashed features are kept, not the mail, so they cannot be re-read, and
+    features of one featuriser mean nothing to the weights of another."""
     path = directory / FEEDBACK_FILE
     if not path.exists():
-        return []
-    return [Example(**row) for row in joblib.load(path)]
+        return [], 0
+    stored = joblib.load(path)
+    # A bare list is the file before it named its featuriser: there is no telling what made it.
+    rows, version = (stored, None) if isinstance(stored, list) else (stored["rows"], stored["featuriser"])
+    if version != featuriser_version:
+        return [], len(rows)
+    return [Example(**row) for row in rows], 0
 
 
-def save_feedback(directory: Path, examples: list[Example]) -> None:
+def save_feedback(directory: Path, examples: list[Example], featuriser_version: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     rows = [{"source": e.source, "group": e.group, "label": e.label, "bucket": e.bucket,
              "indices": e.indices, "values": e.values} for e in examples]
     tmp = directory / f".{FEEDBACK_FILE}.tmp"
-    joblib.dump(rows, tmp, compress=3)
+    joblib.dump({"featuriser": featuriser_version, "rows": rows}, tmp, compress=3)
     tmp.replace(directory / FEEDBACK_FILE)
 
 

@@ -204,8 +204,14 @@ def cmd_learn(args: argparse.Namespace) -> int:
         for label, paths in (("ham", args.check_ham), ("spam", args.check_spam)):
             if paths:
                 check.extend(featurise_feedback(running, label, paths, group="check"))
-        feedback = merge_feedback(load_feedback(store.directory), new_feedback)
-        save_feedback(store.directory, feedback)
+        version = running.featuriser.settings.version
+        kept, dropped = load_feedback(store.directory, version)
+        if dropped:
+            _say(f"{dropped} earlier feedback message(s) dropped: an older featuriser made their "
+                 f"features (this one is {version}) and the mail itself is not kept; give that "
+                 "mail to learn again to keep it")
+        feedback = merge_feedback(kept, new_feedback)
+        save_feedback(store.directory, feedback, version)
         model, report = learn(running, feedback, check, settings.learn_margin, args.force, args.version)
     except (ConfigError, ModelError, SourceError, OSError) as exc:
         _say(str(exc))

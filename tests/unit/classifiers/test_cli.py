@@ -105,3 +105,29 @@ def test_learn_refuses_a_worse_version_unless_forced(tmp_path: Path,
     assert not (tmp_path / "models" / "bad-1.joblib").exists()
     assert main([*args, "--version", "bad-2", "--force"]) == 0
     assert (tmp_path / "models" / "bad-2.joblib").exists()
+
+
+def test_learn_drops_feedback_an_older_featuriser_made(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Feedback keeps hashed features, not mail: after a featuriser change the old rows are
+    dropped with a message saying so, never mixed into weights they do not belong to."""
+    import joblib
+
+    from postwarden.classifiers.features import FEATURISER_VERSION
+    from postwarden.classifiers.learning import FEEDBACK_FILE, load_feedback
+
+    config = _config(tmp_path)
+    moved = tmp_path / "moved.mbox"
+    write_mbox(moved, [_newsletter(i) for i in range(40)])
+    assert main(["learn", "-c", str(config), "--ham", str(moved), "--version", "site-1"]) == 0
+    capsys.readouterr()
+    models = tmp_path / "models"
+    kept, dropped = load_feedback(models, FEATURISER_VERSION)
+    assert len(kept) == 40 and dropped == 0
+    stored = joblib.load(models / FEEDBACK_FILE)
+    joblib.dump({**stored, "featuriser": FEATURISER_VERSION - 1}, models / FEEDBACK_FILE)
+    more = tmp_path / "more.mbox"
+    write_mbox(more, [_newsletter(1000 + i) for i in range(10)])
+    assert main(["learn", "-c", str(config), "--ham", str(more), "--version", "site-2"]) == 0
+    assert "40 earlier feedback message(s) dropped: an older featuriser" in capsys.readouterr().err
+    assert len(load_feedback(models, FEATURISER_VERSION)[0]) == 10

@@ -1,0 +1,96 @@
+"""A message re-sent the way a mail client or provider of today would send it.
+
+The public corpora are mail of 2002-2005: most of the ham is plain text in US-ASCII or Latin-1,
+written by a mail server of the sender's own site, while the spam of those years was often HTML.
+A model trained on them learns that an HTML part, UTF-8, quoted-printable or a Message-ID made
+under another domain than the From's are signs of spam. Today they are signs of nothing: almost
+every message from Gmail, Microsoft 365 or a mailing service is ``multipart/alternative`` with an
+HTML part, in UTF-8, with a Message-ID under the provider's domain, and no ``X-Mailer``.
+
+``dress`` rewrites only that envelope of form and keeps what the message says: the same headers
+(but those four), the same text, the same links. Training adds dressed copies of messages of both
+classes, so the form stops telling the classes apart; the robustness test checks that held-out
+ham dressed this way is not flagged more often than as it came.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from email import message_from_bytes
+from email.charset import BASE64, QP, Charset
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+
+from postwarden.htmltext import render_html
+
+# Where today's mail gets its Message-ID: the big providers and a mailing service.
+_PROVIDERS = (
+    "mail.gmail.com",
+    "{box}.namprd{n:02d}.prod.outlook.com",
+    "{box}.eurprd{n:02d}.prod.outlook.com",
+    "smtp-relay.mailin.fr",
+    "mta.mcsv.net",
+)
+_REPLACED = frozenset({"content-type", "content-transfer-encoding", "mime-version", "message-id",
+                       "x-mailer", "user-agent"})
+
+
+def _charset(encoding: str) -> Charset:
+    cs = Charset("utf-8")
+    cs.body_encoding = QP if encoding == "qp" else BASE64
+    return cs
+
+
+def _text_of(part: Message) -> str:
+    payload = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset() or "latin-1"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:
+        return payload.decode("latin-1")
+
+
+def _html_of_text(text: str) -> str:
+    lines = "<br>\n".join(html.escape(line) for line in text.splitlines())
+    return f'<div dir="ltr">{lines}</div>\n'
+
+
+def dress(raw: bytes, seed: bytes | None = None) -> bytes | None:
+    """The message as a client of today would send it, or None when its body cannot be read.
+
+    A single text part becomes ``multipart/alternative`` (the plain text and an HTML rendering of
+    it, or the HTML and its visible text); a message that already has parts keeps its body. The
+    choices (provider, quoted-printable or base64) follow ``seed``, so a copy is reproducible.
+    """
+    digest = hashlib.sha256(b"postwarden-dress:" + (seed if seed is not None else raw)).digest()
+    try:
+        original = message_from_bytes(raw)
+        kind = original.get_content_type()
+        if original.is_multipart():
+            dressed: Message = message_from_bytes(raw)
+            for name in ("Message-ID", "X-Mailer", "User-Agent"):
+                del dressed[name]
+        else:
+            if kind == "text/plain":
+                plain = _text_of(original)
+                markup = _html_of_text(plain)
+            elif kind == "text/html":
+                markup = _text_of(original)
+                plain = render_html(markup).text
+            else:
+                return None
+            cs = _charset("qp" if digest[0] & 1 else "b64")
+            dressed = MIMEMultipart("alternative")
+            dressed.attach(MIMEText(plain, "plain", cs))
+            dressed.attach(MIMEText(markup, "html", cs))
+            for name, value in original.items():
+                if name.lower() not in _REPLACED:
+                    dressed[name] = value
+        provider = _PROVIDERS[digest[1] % len(_PROVIDERS)].format(
+            box=digest[2:7].hex().upper(), n=digest[7] % 20)
+        dressed["Message-ID"] = f"<{digest[8:24].hex()}@{provider}>"
+        return dressed.as_bytes()
+    except (LookupError, ValueError, TypeError, UnicodeError, AttributeError):
+        return None

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""How much the text model's verdicts depend on the form of the mail of 2002.
+
+    python scripts/eval_modern_dress.py --corpora ../shared/corpora [--model FILE]
+
+Scores every test-split message of the corpora twice: as it came, and re-dressed as a client of
+today sends it (``postwarden.classifiers.modern_dress``: multipart/alternative with an HTML part,
+UTF-8, a provider's Message-ID, no X-Mailer; the words unchanged). A model that learnt what mail
+says gives both the same verdict; one that learnt what the mail of 2002 looked like flags the
+re-dressed ham. Prints, per class, the share over the spam threshold both ways and the shift of
+the calibrated logit (median and 90th percentile), as a Markdown table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from postwarden.classifiers.model_file import SHIPPED_DIR, load_model
+from postwarden.classifiers.modern_dress import dress
+from postwarden.classifiers.split import TEST, identity, split_of
+from postwarden.message import parse_message
+from postwarden.sources import read_messages
+
+GROUPS = {
+    "SpamAssassin ham": ["spamassassin/20030228_easy_ham.tar.bz2", "spamassassin/20030228_easy_ham_2.tar.bz2",
+                         "spamassassin/20030228_hard_ham.tar.bz2"],
+    "Enron sent mail (ham)": ["enron-sent/enron-sent.tar.gz"],
+    "SpamAssassin spam": ["spamassassin/20030228_spam.tar.bz2", "spamassassin/20050311_spam_2.tar.bz2"],
+}
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpora", default="../shared/corpora")
+    parser.add_argument("--model", default=str(SHIPPED_DIR / "default.joblib"))
+    args = parser.parse_args()
+    model = load_model(args.model, [Path(args.model).resolve().parent])
+    head = model.heads["spam"]
+    started = time.monotonic()
+    print(f"model {model.version}, spam threshold {head.threshold:.3f}\n")
+    print("| test split | messages | over threshold, as they came | re-dressed "
+          "| logit shift, median | 90th pct |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, paths in GROUPS.items():
+        clean, dressed = [], []
+        for stored in read_messages([str(Path(args.corpora) / p) for p in paths]):
+            if split_of(stored.raw) != TEST:
+                continue
+            other = dress(stored.raw, identity(stored.raw))
+            if other is None:
+                continue
+            clean.append(model.score(parse_message(stored.raw))["spam"].probability)
+            dressed.append(model.score(parse_message(other))["spam"].probability)
+        a, b = np.array(clean), np.array(dressed)
+        shift = np.array([_logit(y) - _logit(x) for x, y in zip(a, b, strict=True)])
+        t = head.threshold
+        print(f"| {name} | {len(a):,} | {np.mean(a >= t):.2%} | {np.mean(b >= t):.2%} "
+              f"| {np.median(shift):+.2f} | {np.quantile(shift, 0.9):+.2f} |", flush=True)
+    print(f"\n({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
