@@ -134,6 +134,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     """Validate with the daemon's own loader: the file, and the rules and models it names."""
     from postwarden.engine import Engine
 
+    logging.basicConfig(level=logging.WARNING, format="postwarden: %(levelname)s %(message)s")
     try:
         Engine(load_config(args.config))
     except ConfigError as exc:

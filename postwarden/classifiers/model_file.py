@@ -35,6 +35,12 @@ class ModelError(Exception):
     """A model file that cannot be used: missing, untrusted, of another format, or broken."""
 
 
+class OutdatedModel(ModelError):
+    """A sound model file that another postwarden made (another file format or featuriser): an
+    upgrade makes every version learned before it one of these, which is why following CURRENT
+    falls back to the shipped model rather than stop the filter (``ModelStore.load``)."""
+
+
 @dataclass
 class Head:
     name: str
@@ -136,13 +142,13 @@ class TextModel:
         if not isinstance(payload, dict) or payload.get("kind") != KIND:
             raise ModelError(f"{where}: not a postwarden text model")
         if payload.get("format_version") != FORMAT_VERSION:
-            raise ModelError(f"{where}: model format {payload.get('format_version')!r}, this "
+            raise OutdatedModel(f"{where}: model format {payload.get('format_version')!r}, this "
                              f"postwarden reads format {FORMAT_VERSION}; retrain or upgrade")
         try:
             version = payload["featuriser"].get("version")
             if version != FeaturiserSettings().version:
-                raise ModelError(f"{where}: featuriser version {version}, this postwarden "
-                                 f"has {FeaturiserSettings().version}; retrain the model")
+                raise OutdatedModel(f"{where}: featuriser version {version}, this postwarden "
+                                 f"has {FeaturiserSettings().version}; train or learn a new version")
             featuriser = Featuriser(FeaturiserSettings.from_dict(payload["featuriser"]))
             heads = {}
             for name, data in payload["heads"].items():

@@ -10,7 +10,10 @@ Layout of the configured ``models.directory`` (created by ``postwarden learn`` o
 ``default`` is always the shipped model, anything else names a version in the directory.
 The daemon reads the pointer when it builds its engine, so ``postwarden model use V`` followed
 by ``postwarden reload`` switches versions, and a broken or missing version makes the reload
-fail and keeps the running model.
+fail and keeps the running model. One exception: when CURRENT names a version an older
+postwarden made (its featuriser or file format is not this one's), ``current`` falls back to
+the shipped default with a warning, so upgrading the package never stops the filter; a version
+named in the configuration itself is still refused.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from postwarden.classifiers.model_file import SHIPPED_DIR, ModelError, TextModel, load_model
+from postwarden.classifiers.model_file import (
+    SHIPPED_DIR,
+    ModelError,
+    OutdatedModel,
+    TextModel,
+    load_model,
+)
 
 DEFAULT_VERSION = "default"
 CURRENT_VERSION = "current"
@@ -46,6 +55,7 @@ class VersionInfo:
 class ModelStore:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
+        self.fallback: str | None = None  # why the last load gave the shipped model instead
 
     @property
     def trusted(self) -> list[Path]:
@@ -76,8 +86,26 @@ class ModelStore:
         return name, self.path_of(name)
 
     def load(self, version: str) -> TextModel:
-        _, path = self.resolve(version)
-        return cached_load(path, self.trusted)
+        """The model ``version`` stands for; see the module docstring for ``current``."""
+        name, path = self.resolve(version)
+        self.fallback = None
+        try:
+            return cached_load(path, self.trusted)
+        except OutdatedModel as exc:
+            if version != CURRENT_VERSION or name == DEFAULT_VERSION:
+                raise
+            self.fallback = (f"{exc}; {self.directory / POINTER} names {name}, so the shipped "
+                             "default model is used until `postwarden learn` or `postwarden model "
+                             "use` makes a version this postwarden can read current")
+        return cached_load(SHIPPED_FILE, self.trusted)
+
+    def problem_of(self, path: Path) -> str | None:
+        """Why a version's file cannot be used, for ``postwarden model list``; None if it can."""
+        try:
+            cached_load(path, self.trusted)
+        except ModelError as exc:
+            return str(exc).removeprefix(f"{path}: ")
+        return None
 
     def versions(self) -> list[VersionInfo]:
         current = self.current_version()

@@ -17,6 +17,7 @@ stray punctuation is not evidence. The rules see such mail (missing headers, mal
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 
@@ -26,6 +27,8 @@ from postwarden.classifiers.received import arrival_hop
 from postwarden.config import ConfigError, ModelSettings
 from postwarden.context import INBOUND, Hit, ScanContext
 from postwarden.message import ParsedMessage
+
+log = logging.getLogger("postwarden.models")
 
 HIT_IDS = {"spam": "MODEL_SPAM", "phish": "MODEL_PHISH"}
 MIN_WORDS = 3
@@ -92,6 +95,9 @@ def build_text_check(settings: ModelSettings) -> TextModelCheck:
     """Load the configured model version; ConfigError if it cannot be used."""
     store = ModelStore(settings.directory)
     try:
-        return TextModelCheck(store.load(settings.version), settings)
+        model = store.load(settings.version)
     except ModelError as exc:
         raise ConfigError(f"models: {exc}") from None
+    if store.fallback:
+        log.warning("models: %s", store.fallback)
+    return TextModelCheck(model, settings)

@@ -197,6 +197,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
         settings = load_config(args.config).models
         store = ModelStore(settings.directory)
         running = store.load(settings.version)
+        if store.fallback:
+            _say(f"note: {store.fallback}; learning from the shipped model")
         new_feedback = []
         for label, path in _labelled(args):
             new_feedback.extend(featurise_feedback(running, label, [path]))
@@ -253,8 +255,8 @@ def cmd_model(args: argparse.Namespace) -> int:
         if args.model_command == "list":
             for info in store.versions():
                 mark = "*" if info.current else " "
-                exists = "" if info.path.exists() else "  (missing)"
-                print(f"{mark} {info.version:<24} {info.path}{exists}")
+                problem = store.problem_of(info.path)
+                print(f"{mark} {info.version:<24} {info.path}" + (f"  ({problem})" if problem else ""))
             if settings.version != "current":
                 _warn_pinned(settings.version)
             return EXIT_OK

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
+from pathlib import Path
 
+import joblib
 import pytest
 
+from postwarden.classifiers.features import FEATURISER_VERSION
 from postwarden.classifiers.model_file import TextModel
 from postwarden.classifiers.text_check import TextModelCheck, build_text_check, enough_text, head_score
 from postwarden.config import Config, ConfigError, ModelSettings
@@ -11,7 +15,7 @@ from postwarden.engine import Engine
 from postwarden.message import parse_message
 from postwarden.transaction import transaction_from_bytes
 
-from .samples import HAM_SAMPLES, SPAM_WORDS, synthetic_corpus
+from .samples import HAM_SAMPLES, SPAM_SAMPLES, SPAM_WORDS, synthetic_corpus
 
 
 def _engine(model: TextModel, **settings: object) -> Engine:
@@ -80,3 +84,31 @@ def test_shipped_model_loads_and_leaves_ordinary_mail_alone() -> None:
 def test_missing_version_is_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="no such model file"):
         build_text_check(ModelSettings(directory=str(tmp_path), version="nope-1"))
+
+
+def _outdated_version(directory: Path, model: TextModel, name: str) -> Path:
+    """A version as an older postwarden wrote it: sound, but made by another featuriser."""
+    path = model.save(directory / f"{name}.joblib")
+    payload = joblib.load(path)
+    payload["version"] = name
+    payload["featuriser"]["version"] = FEATURISER_VERSION - 1
+    joblib.dump(payload, path)
+    return path
+
+
+def test_an_upgrade_never_stops_the_filter_on_a_learned_version(tmp_path: Path, small_model: TextModel,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """After an upgrade, CURRENT names a version the old featuriser made: the daemon starts on
+    the shipped model and says why, where refusing would have stopped mail filtering."""
+    _outdated_version(tmp_path, small_model, "20261201-120000")
+    (tmp_path / "CURRENT").write_text("20261201-120000\n")
+    with caplog.at_level(logging.WARNING, logger="postwarden.models"):
+        check = build_text_check(ModelSettings(directory=str(tmp_path)))
+    assert check.model.version.startswith("default-")
+    assert f"featuriser version {FEATURISER_VERSION - 1}" in caplog.text
+    assert "names 20261201-120000, so the shipped default model is used" in caplog.text
+    reasons = Engine(Config(), checks=[check]).decide(transaction_from_bytes(SPAM_SAMPLES[0])).reasons
+    details = [r.detail for r in reasons if r.kind == "model"]
+    assert details and all(f"model={check.model.version}" in d for d in details)
+    with pytest.raises(ConfigError, match=f"featuriser version {FEATURISER_VERSION - 1}"):
+        build_text_check(ModelSettings(directory=str(tmp_path), version="20261201-120000"))

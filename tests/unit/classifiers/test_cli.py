@@ -107,10 +107,12 @@ def test_learn_refuses_a_worse_version_unless_forced(tmp_path: Path,
     assert (tmp_path / "models" / "bad-2.joblib").exists()
 
 
-def test_learn_drops_feedback_an_older_featuriser_made(tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    """Feedback keeps hashed features, not mail: after a featuriser change the old rows are
-    dropped with a message saying so, never mixed into weights they do not belong to."""
+def test_after_an_upgrade_learn_starts_again_from_the_shipped_model(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An upgrade with a new featuriser leaves the learned versions and the feedback of the old
+    one behind. Feedback keeps hashed features, not mail, so the old rows are dropped with a
+    message saying so, never mixed into weights they do not belong to; the learned version is
+    listed as unusable and learning starts from the shipped model."""
     import joblib
 
     from postwarden.classifiers.features import FEATURISER_VERSION
@@ -126,8 +128,19 @@ def test_learn_drops_feedback_an_older_featuriser_made(tmp_path: Path,
     assert len(kept) == 40 and dropped == 0
     stored = joblib.load(models / FEEDBACK_FILE)
     joblib.dump({**stored, "featuriser": FEATURISER_VERSION - 1}, models / FEEDBACK_FILE)
+    learned = joblib.load(models / "site-1.joblib")
+    learned["featuriser"]["version"] = FEATURISER_VERSION - 1
+    joblib.dump(learned, models / "site-1.joblib")
+    assert main(["model", "-c", str(config), "list"]) == 0
+    assert f"site-1.joblib  (featuriser version {FEATURISER_VERSION - 1}" in capsys.readouterr().out
     more = tmp_path / "more.mbox"
     write_mbox(more, [_newsletter(1000 + i) for i in range(10)])
     assert main(["learn", "-c", str(config), "--ham", str(more), "--version", "site-2"]) == 0
-    assert "40 earlier feedback message(s) dropped: an older featuriser" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "40 earlier feedback message(s) dropped: an older featuriser" in err
+    assert "names site-1, so the shipped default model is used" in err
+    assert "learning from the shipped model" in err and "(previous: default-" in err
     assert len(load_feedback(models, FEATURISER_VERSION)[0]) == 10
+    from postwarden.classifiers.model_store import ModelStore
+
+    assert ModelStore(models).load("current").info["parent"].startswith("default-")
