@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import tarfile
 import zipfile
+from pathlib import Path
 
 _MAGIC: list[tuple[int, bytes, str]] = [
     (0, b"MZ", "application/x-dosexec"),
@@ -36,6 +37,34 @@ _MAGIC: list[tuple[int, bytes, str]] = [
     (257, b"ustar", "application/x-tar"),
     (0x8001, b"CD001", "application/x-iso9660-image"),
 ]
+
+_LISTS = Path(__file__).resolve().parent / "data" / "rules" / "lists"
+PROGRAM_TYPES = frozenset({"application/x-dosexec", "application/x-executable",
+                           "application/x-mach-binary", "text/x-shellscript"})
+PAGE_EXTENSIONS = frozenset({"htm", "html", "shtml", "xhtml", "svg"})
+
+
+def _extensions(name: str) -> frozenset[str]:
+    lines = (_LISTS / name).read_text(encoding="utf-8").splitlines()
+    return frozenset(x.strip().lower() for x in lines if x.strip() and not x.lstrip().startswith("#"))
+
+
+# The default rule pack's lists, so the rules and the text model call the same files programs.
+PROGRAM_EXTENSIONS = _extensions("executable-extensions.txt")
+CONTAINER_EXTENSIONS = _extensions("risky-extensions.txt")
+
+
+def risk_class(extension: str, sniffed: str = "") -> str | None:
+    """What an attachment is, as far as it is dangerous whatever mail it comes with: a program
+    or script, a disk-image container, a web page; None for documents, images and the rest."""
+    if extension in PROGRAM_EXTENSIONS or sniffed in PROGRAM_TYPES:
+        return "program"
+    if extension in CONTAINER_EXTENSIONS:
+        return "container"
+    if extension in PAGE_EXTENSIONS or sniffed == "text/html":
+        return "page"
+    return None
+
 
 # Compressed tars are not opened: listing them means decompressing all of it (a bomb risk).
 ARCHIVE_TYPES = {"application/zip", "application/x-tar"}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How much the text model's verdicts depend on the form of the mail of 2002.
 
-    python scripts/eval_modern_dress.py --corpora ../shared/corpora [--model FILE]
+    python scripts/eval_modern_dress.py --corpora ../shared/corpora [--model FILE] [--head phish] [--attach]
 
 Scores every test-split message of the corpora twice: as it came, and re-dressed as a client of
 today sends it (``postwarden.classifiers.modern_dress``: multipart/alternative with an HTML part,
@@ -44,11 +44,16 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpora", default="../shared/corpora")
     parser.add_argument("--model", default=str(SHIPPED_DIR / "default.joblib"))
+    parser.add_argument("--head", choices=("spam", "phish"), default="spam",
+                        help="the head whose verdicts are compared (default: spam)")
+    parser.add_argument("--attach", action="store_true",
+                        help="re-dress with a PDF document attached, as business mail carries")
     args = parser.parse_args()
     model = load_model(args.model, [Path(args.model).resolve().parent])
-    head = model.heads["spam"]
+    head = model.heads[args.head]
     started = time.monotonic()
-    print(f"model {model.version}, spam threshold {head.threshold:.3f}\n")
+    attached = ", re-dressed with a PDF attached" if args.attach else ""
+    print(f"model {model.version}, {args.head} threshold {head.threshold:.3f}{attached}\n")
     print("| test split | messages | over threshold, as they came | re-dressed "
           "| logit shift, median | 90th pct |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
@@ -57,11 +62,11 @@ def main() -> int:
         for stored in read_messages([str(Path(args.corpora) / p) for p in paths]):
             if split_of(stored.raw) != TEST:
                 continue
-            other = dress(stored.raw, identity(stored.raw))
+            other = dress(stored.raw, identity(stored.raw), attach=args.attach)
             if other is None:
                 continue
-            clean.append(model.score(parse_message(stored.raw))["spam"].probability)
-            dressed.append(model.score(parse_message(other))["spam"].probability)
+            clean.append(model.score(parse_message(stored.raw))[args.head].probability)
+            dressed.append(model.score(parse_message(other))[args.head].probability)
         a, b = np.array(clean), np.array(dressed)
         shift = np.array([_logit(y) - _logit(x) for x, y in zip(a, b, strict=True)])
         t = head.threshold

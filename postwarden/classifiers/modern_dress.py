@@ -8,9 +8,12 @@ every message from Gmail, Microsoft 365 or a mailing service is ``multipart/alte
 HTML part, in UTF-8, with a Message-ID under the provider's domain, and no ``X-Mailer``.
 
 ``dress`` rewrites only that envelope of form and keeps what the message says: the same headers
-(but those four), the same text, the same links. Training adds dressed copies of messages of both
-classes, so the form stops telling the classes apart; the robustness test checks that held-out
-ham dressed this way is not flagged more often than as it came.
+(but those four), the same text, the same links. With ``attach`` it also gives the message back
+the document business mail carries (a PDF): the Enron export has had its attachments removed
+and the 2002 list mail hardly had any, so the corpora cannot show that an attachment is ordinary.
+The robustness tests and ``scripts/eval_modern_dress.py`` check that held-out ham dressed this
+way is not flagged more often than as it came. Training does not use dressed copies: that cost
+recall (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import html
 from email import message_from_bytes
 from email.charset import BASE64, QP, Charset
 from email.message import Message
+from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
@@ -33,6 +37,7 @@ _PROVIDERS = (
     "smtp-relay.mailin.fr",
     "mta.mcsv.net",
 )
+_DOCUMENTS = ("report.pdf", "minutes.pdf", "scan.pdf", "document.pdf", "agenda.pdf")
 _REPLACED = frozenset({"content-type", "content-transfer-encoding", "mime-version", "message-id",
                        "x-mailer", "user-agent"})
 
@@ -57,12 +62,41 @@ def _html_of_text(text: str) -> str:
     return f'<div dir="ltr">{lines}</div>\n'
 
 
-def dress(raw: bytes, seed: bytes | None = None) -> bytes | None:
+def _pdf(title: str) -> bytes:
+    """A small well-formed one-page PDF (what the sniffer and a reader see as a PDF)."""
+    body = (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
+            b"2 0 obj <</Type /Pages /Kids [3 0 R] /Count 1>> endobj\n"
+            b"3 0 obj <</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]>> endobj\n"
+            b"4 0 obj <</Title (" + title.encode() + b")>> endobj\n")
+    return body + b"trailer <</Root 1 0 R /Info 4 0 R>>\n%%EOF\n"
+
+
+def _with_document(message: Message, digest: bytes) -> Message:
+    """``message`` inside a multipart/mixed with a PDF after it, as a client attaches a file."""
+    name = _DOCUMENTS[digest[24] % len(_DOCUMENTS)]
+    outer = MIMEMultipart("mixed")
+    for header, value in message.items():
+        if header.lower() not in _REPLACED:
+            outer[header] = value
+    body = Message()
+    for header in ("Content-Type", "Content-Transfer-Encoding"):
+        if message[header]:
+            body[header] = message[header]
+    body.set_payload(message.get_payload())
+    outer.attach(body)
+    document = MIMEApplication(_pdf(name), "pdf")
+    document.add_header("Content-Disposition", "attachment", filename=name)
+    outer.attach(document)
+    return outer
+
+
+def dress(raw: bytes, seed: bytes | None = None, attach: bool = False) -> bytes | None:
     """The message as a client of today would send it, or None when its body cannot be read.
 
     A single text part becomes ``multipart/alternative`` (the plain text and an HTML rendering of
-    it, or the HTML and its visible text); a message that already has parts keeps its body. The
-    choices (provider, quoted-printable or base64) follow ``seed``, so a copy is reproducible.
+    it, or the HTML and its visible text); a message that already has parts keeps its body.
+    ``attach`` adds a PDF document after the body. The choices (provider, quoted-printable or
+    base64, the document's name) follow ``seed``, so a copy is reproducible.
     """
     digest = hashlib.sha256(b"postwarden-dress:" + (seed if seed is not None else raw)).digest()
     try:
@@ -88,6 +122,8 @@ def dress(raw: bytes, seed: bytes | None = None) -> bytes | None:
             for name, value in original.items():
                 if name.lower() not in _REPLACED:
                     dressed[name] = value
+        if attach:
+            dressed = _with_document(dressed, digest)
         provider = _PROVIDERS[digest[1] % len(_PROVIDERS)].format(
             box=digest[2:7].hex().upper(), n=digest[7] % 20)
         dressed["Message-ID"] = f"<{digest[8:24].hex()}@{provider}>"

@@ -49,7 +49,31 @@ def test_obfuscated_spelling_gives_the_plain_features() -> None:
 def test_url_attachment_and_structure_features() -> None:
     names = _names(BASE)
     assert {"uh:deals.example.biz", "ud:example.biz", "ut:biz", "up:pills"} <= names
-    assert {"m:has:message-id", "m:from-tld:biz", "fn:shop", "m:ct:text/plain"} <= names
+    assert {"m:has:message-id", "m:from-tld:biz", "fn:shop"} <= names
+    assert not any(n.startswith("m:ct:") for n in names)  # the MIME structure of 2002 (v5)
+
+
+def test_attachments_count_only_for_what_makes_them_dangerous() -> None:
+    """The ham of the corpora has no attachments: a token for a PDF would teach the model that
+    an invoice with its PDF is phishing. Programs, disk images and web pages count anywhere."""
+    import io
+    import zipfile
+
+    from tests.unit.foundation.malformed import attachment_message
+
+    def attached(name: str, payload: bytes, ctype: str = "application/octet-stream") -> set[str]:
+        return {n for n in _names(attachment_message(name, payload, ctype)) if n.startswith("a:")}
+
+    assert attached("invoice.pdf", b"%PDF-1.4\n" + b"0" * 500, "application/pdf") == set()
+    assert attached("q3.xlsx", b"PK\x03\x04" + b"0" * 500) == set()
+    assert attached("setup.exe", b"MZ\x90\x00" + b"0" * 500) == {"a:program"}
+    assert attached("report.pdf", b"MZ\x90\x00" + b"0" * 500, "application/pdf") == {"a:program"}
+    assert attached("login.html", b"<html><form>password</form></html>") == {"a:page"}
+    assert attached("disk.iso", b"0" * 500) == {"a:container"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("invoice.pdf.js", b"WScript.Shell")
+    assert attached("invoice.zip", buffer.getvalue()) == {"a:archived-program"}
 
 
 def test_indices_are_crc32_and_group_norms_bounded() -> None:
