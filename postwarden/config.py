@@ -337,6 +337,12 @@ class ModelSettings:
         None, "p(phish) from which the phishing head adds score; null uses the model's own "
         "threshold (chosen for a 0.5 percent false-positive rate).", _probability,
     )
+    other_language_threshold: float = setting(
+        0.9, "Threshold of both heads for mail not written in English (under 3 percent common "
+        "English words): the shipped models learnt from English mail, so for other languages "
+        "they judge only when they are sure; 1 leaves such mail to the rules. "
+        "A head's own threshold applies when it is higher.", _probability,
+    )
     spam_score: float = setting(
         6.0, "Score added when p(spam) reaches its threshold; it grows linearly to spam_score_max "
         "at p = 1.", _non_negative,

@@ -29,10 +29,13 @@ _HOMOGLYPHS = {
     "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
     "τ": "t", "υ": "u", "χ": "x", "ω": "w", "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h",
     "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
-    "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ß": "ss", "æ": "ae", "œ": "oe",
     "€": "e", "¢": "c", "£": "l", "¥": "y", "µ": "u",
 }
-_HOMOGLYPH_TABLE = str.maketrans(_HOMOGLYPHS)
+# Letters of the alphabets of Europe that NFKD does not take apart: folded like the look-alikes,
+# but writing "Straße", "København" or "Łódź" is spelling, not a trick.
+_LETTERS = {"ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ß": "ss", "æ": "ae", "œ": "oe",
+            "Ł": "l", "Ø": "o", "Đ": "d", "Ħ": "h", "ẞ": "ss", "Æ": "ae", "Œ": "oe"}
+_HOMOGLYPH_TABLE = str.maketrans({**_HOMOGLYPHS, **_LETTERS})
 _HOMOGLYPH_CLASS = "[" + "".join(sorted(_HOMOGLYPHS)) + "]"
 _HAS_HOMOGLYPH = re.compile(_HOMOGLYPH_CLASS)
 # Zero-width and invisible characters that NFKC keeps: Unicode's format characters (Cf) plus
@@ -91,7 +94,7 @@ def _unicode_runs(text: str, tricks: set[str]) -> str:
             after = text[end] if end < len(text) else ""
             if (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha()):
                 tricks.add("homoglyphs")
-            run = run.translate(_HOMOGLYPH_TABLE)
+        run = run.translate(_HOMOGLYPH_TABLE)
         if not run.isascii():
             run = _fold_marks(run)
         return run

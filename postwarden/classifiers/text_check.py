@@ -13,6 +13,8 @@ run later.
 A message with no link and fewer than ``MIN_WORDS`` distinct words in its subject and text
 (binary garbage, an empty body) is not scored: a text model has nothing to judge there, and
 stray punctuation is not evidence. The rules see such mail (missing headers, malformed MIME).
+Mail not written in English (``language.other_language``) is judged only from
+``other_language_threshold`` (0.9): the models learnt from English mail.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import re
 from collections.abc import Iterable
 
+from postwarden.classifiers.language import other_language
 from postwarden.classifiers.model_file import HeadScore, ModelError, TextModel
 from postwarden.classifiers.model_store import ModelStore
 from postwarden.classifiers.received import arrival_hop
@@ -79,15 +82,20 @@ class TextModelCheck:
         scores = self.model.score(ctx.message, top=self.settings.top_features, arrival=arrival)
         ctx.notes["text_model"] = {"version": self.model.version,
                                    **{h: round(s.probability, 4) for h, s in scores.items()}}
+        foreign = other_language(ctx.message)
+        if foreign:
+            ctx.notes["text_model"]["language"] = "other"
         hits = []
         for head, score in scores.items():
             score.threshold = self.thresholds[head]
+            if foreign:
+                score.threshold = max(score.threshold, self.settings.other_language_threshold)
             low = getattr(self.settings, f"{head}_score")
             high = getattr(self.settings, f"{head}_score_max")
             points = head_score(score.probability, score.threshold, low, high)
             if points > 0:
-                hits.append(Hit(HIT_IDS[head], points, detail=describe(score, self.model.version),
-                                kind="model"))
+                detail = describe(score, self.model.version) + (" (not English)" if foreign else "")
+                hits.append(Hit(HIT_IDS[head], points, detail=detail, kind="model"))
         return hits
 
 

@@ -112,3 +112,23 @@ def test_an_upgrade_never_stops_the_filter_on_a_learned_version(tmp_path: Path, 
     assert details and all(f"model={check.model.version}" in d for d in details)
     with pytest.raises(ConfigError, match=f"featuriser version {FEATURISER_VERSION - 1}"):
         build_text_check(ModelSettings(directory=str(tmp_path), version="20261201-120000"))
+
+
+def test_mail_in_another_language_is_judged_only_when_the_model_is_near_certain() -> None:
+    """The shipped model learnt from English mail; for a French business message its
+    probability is a guess. With a spam threshold of 0.01 the head would flag nearly anything:
+    the French message is still not flagged unless the other-language threshold allows it."""
+    from .test_language import PROSE, _message
+
+    check = build_text_check(ModelSettings(directory="/nonexistent/postwarden-models"))
+    french = transaction_from_bytes(_message(PROSE["fr"]))
+    low = replace(check.settings, spam_threshold=0.01)
+    verdict = Engine(Config(), checks=[TextModelCheck(check.model, low)]).decide(french)
+    assert not [r for r in verdict.reasons if r.kind == "model"]
+    allowed = replace(low, other_language_threshold=0.01)
+    verdict = Engine(Config(), checks=[TextModelCheck(check.model, allowed)]).decide(french)
+    (hit,) = [r for r in verdict.reasons if r.id == "MODEL_SPAM"]
+    assert hit.detail.endswith("(not English)")
+    english = transaction_from_bytes(SPAM_SAMPLES[0])
+    verdict = Engine(Config(), checks=[TextModelCheck(check.model, low)]).decide(english)
+    assert any(r.id == "MODEL_SPAM" for r in verdict.reasons)

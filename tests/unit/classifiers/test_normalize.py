@@ -32,3 +32,6 @@ def test_ordinary_text_is_left_alone() -> None:
     # Two single letters are ordinary text ("a b"), and a Russian word is not a homoglyph trick.
     assert normalise("plan a b test").text == "plan a b test"
     assert "homoglyphs" not in normalise("Привет").tricks
+    # Letters of European alphabets are folded but are spelling, not a trick.
+    for word, folded in (("Straße", "strasse"), ("København", "kobenhavn"), ("Łódź", "lodz")):
+        assert normalise(word).text == folded and not normalise(word).tricks, word
