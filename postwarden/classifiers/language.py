@@ -34,7 +34,7 @@ _WORD = re.compile(r"[^\W\d_]{1,30}")
 def english_share(message: ParsedMessage) -> float | None:
     """Share of the first words of subject and text that are English function words; None
     when there are fewer than ``MIN_WORDS`` words to judge by."""
-    words = _WORD.findall(f"{message.subject[:300]} {message.text[:3000]}".lower())
+    words = _WORD.findall(f"{message.subject[:300]} {message.text[:1500]}".lower())
     if len(words) < MIN_WORDS:
         return None
     return sum(word in ENGLISH_WORDS for word in words) / len(words)

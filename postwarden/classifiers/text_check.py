@@ -82,7 +82,9 @@ class TextModelCheck:
         scores = self.model.score(ctx.message, top=self.settings.top_features, arrival=arrival)
         ctx.notes["text_model"] = {"version": self.model.version,
                                    **{h: round(s.probability, 4) for h, s in scores.items()}}
-        foreign = other_language(ctx.message)
+        # Asked only when a head would hit: most mail is under both thresholds.
+        foreign = (any(s.probability >= self.thresholds[h] for h, s in scores.items())
+                   and other_language(ctx.message))
         if foreign:
             ctx.notes["text_model"]["language"] = "other"
         hits = []
