@@ -69,6 +69,7 @@ class Engine:
         if message.defects:
             extra.append(Reason("parser", "MALFORMED", 0.0, ",".join(message.defects[:8])))
         verdict = decide(hits, ctx, self.config, extra)
+        verdict.model = dict(ctx.notes.get("text_model") or {})
         if self.learn:
             self._learn(ctx, verdict)
         return verdict

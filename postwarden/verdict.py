@@ -60,6 +60,10 @@ class Verdict:
     headers: list[tuple[str, str]] = field(default_factory=list)
     reasons: list[Reason] = field(default_factory=list)
     quarantine_reason: str = ""
+    # What the text models said, hit or not (version, p(spam), p(phish), "language": "other"
+    # when the English check raised their thresholds): `scan --json` shows it, so an operator
+    # can see how close a message came without a reason to read.
+    model: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,4 +76,5 @@ class Verdict:
             "smtp_text": self.smtp_text or None,
             "headers": [[name, value] for name, value in self.headers],
             "reasons": [r.as_dict() for r in self.reasons],
+            **({"model": self.model} if self.model else {}),
         }

@@ -7,8 +7,8 @@ certain one is quarantined, and the model alone never rejects: a rejection needs
 Each hit's detail names the probability, the threshold, the model version and the features
 that pushed hardest (``w:viagra+1.21``), so an operator can see why.
 
-The probabilities are also left in ``ctx.notes["text_model"]`` for logging and for checks that
-run later.
+The probabilities are also left in ``ctx.notes["text_model"]``, which the verdict carries as
+``model`` (``postwarden scan --json`` prints it), for checks that run later and for operators.
 
 A message with no link and fewer than ``MIN_WORDS`` distinct words in its subject and text
 (binary garbage, an empty body) is not scored: a text model has nothing to judge there, and

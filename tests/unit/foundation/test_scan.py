@@ -119,3 +119,19 @@ def test_malformed_set_is_decided(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_missing_path_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", str(tmp_path / "absent.eml")]) == 1
     assert "absent.eml" in capsys.readouterr().err
+
+
+def test_json_shows_what_the_models_said_hit_or_not(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """An operator asking why a message was (not) flagged sees both probabilities, and that the
+    English check raised the threshold for a French message over the configured one."""
+    from tests.unit.classifiers.test_language import PROSE, _message
+
+    (tmp_path / "lunch.eml").write_bytes(HAM)
+    (tmp_path / "french.eml").write_bytes(_message(PROSE["fr"]))
+    config = tmp_path / "pw.yaml"
+    config.write_text("models:\n  directory: /nonexistent/postwarden-models\n  spam_threshold: 0.01\n")
+    lunch, french = run(capsys, "-c", str(config), str(tmp_path / "lunch.eml"), str(tmp_path / "french.eml"))
+    assert set(lunch["model"]) == {"version", "spam", "phish"} and lunch["model"]["spam"] < 0.5
+    assert french["model"]["language"] == "other" and french["model"]["spam"] >= 0.01
+    assert not [r for r in french["reasons"] if r["kind"] == "model"]
