@@ -41,7 +41,6 @@ _MAGIC: list[tuple[int, bytes, str]] = [
 _LISTS = Path(__file__).resolve().parent / "data" / "rules" / "lists"
 PROGRAM_TYPES = frozenset({"application/x-dosexec", "application/x-executable",
                            "application/x-mach-binary", "text/x-shellscript"})
-PAGE_EXTENSIONS = frozenset({"htm", "html", "shtml", "xhtml", "svg"})
 
 
 def _extensions(name: str) -> frozenset[str]:
@@ -52,6 +51,7 @@ def _extensions(name: str) -> frozenset[str]:
 # The default rule pack's lists, so the rules and the text model call the same files programs.
 PROGRAM_EXTENSIONS = _extensions("executable-extensions.txt")
 CONTAINER_EXTENSIONS = _extensions("risky-extensions.txt")
+PAGE_EXTENSIONS = _extensions("page-extensions.txt")
 
 
 def risk_class(extension: str, sniffed: str = "") -> str | None:

@@ -14,7 +14,6 @@ the calibrated logit (median and 90th percentile), as a Markdown table for BENCH
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
@@ -32,11 +31,6 @@ GROUPS = {
     "Enron sent mail (ham)": ["enron-sent/enron-sent.tar.gz"],
     "SpamAssassin spam": ["spamassassin/20030228_spam.tar.bz2", "spamassassin/20050311_spam_2.tar.bz2"],
 }
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
 
 
 def main() -> int:
@@ -65,11 +59,12 @@ def main() -> int:
             other = dress(stored.raw, identity(stored.raw), attach=args.attach)
             if other is None:
                 continue
-            clean.append(model.score(parse_message(stored.raw))[args.head].probability)
-            dressed.append(model.score(parse_message(other))[args.head].probability)
-        a, b = np.array(clean), np.array(dressed)
-        shift = np.array([_logit(y) - _logit(x) for x, y in zip(a, b, strict=True)])
+            clean.append(model.score(parse_message(stored.raw))[args.head])
+            dressed.append(model.score(parse_message(other))[args.head])
+        shift = np.array([y.logit - x.logit for x, y in zip(clean, dressed, strict=True)])
         t = head.threshold
+        a = np.array([s.probability for s in clean])
+        b = np.array([s.probability for s in dressed])
         print(f"| {name} | {len(a):,} | {np.mean(a >= t):.2%} | {np.mean(b >= t):.2%} "
               f"| {np.median(shift):+.2f} | {np.quantile(shift, 0.9):+.2f} |", flush=True)
     print(f"\n({time.monotonic() - started:.0f} s)")

@@ -73,6 +73,12 @@ class HeadScore:
         return self.probability >= self.threshold
 
     @property
+    def logit(self) -> float:
+        """The calibrated log-odds, bounded so that p = 0 or 1 compares too."""
+        p = min(max(self.probability, 1e-12), 1 - 1e-12)
+        return math.log(p / (1 - p))
+
+    @property
     def top(self) -> list[tuple[str, float]]:
         """The ``top_k`` features that pushed hardest towards the head's class.
 
@@ -143,12 +149,12 @@ class TextModel:
             raise ModelError(f"{where}: not a postwarden text model")
         if payload.get("format_version") != FORMAT_VERSION:
             raise OutdatedModel(f"{where}: model format {payload.get('format_version')!r}, this "
-                             f"postwarden reads format {FORMAT_VERSION}; retrain or upgrade")
+                                f"postwarden reads format {FORMAT_VERSION}; retrain or upgrade")
         try:
             version = payload["featuriser"].get("version")
             if version != FeaturiserSettings().version:
                 raise OutdatedModel(f"{where}: featuriser version {version}, this postwarden "
-                                 f"has {FeaturiserSettings().version}; train or learn a new version")
+                                    f"has {FeaturiserSettings().version}; train or learn a new version")
             featuriser = Featuriser(FeaturiserSettings.from_dict(payload["featuriser"]))
             heads = {}
             for name, data in payload["heads"].items():
