@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """How much the text model's verdicts depend on the form of the mail of 2002.
 
-    python scripts/eval_modern_dress.py --corpora ../shared/corpora [--model FILE] [--head phish] [--attach]
+    python scripts/eval_modern_dress.py --corpora ../shared/corpora [--model FILE] [--head phish]
+        [--attach] [--https]
 
 Scores every test-split message of the corpora twice: as it came, and re-dressed as a client of
 today sends it (``postwarden.classifiers.modern_dress``: multipart/alternative with an HTML part,
@@ -42,11 +43,14 @@ def main() -> int:
                         help="the head whose verdicts are compared (default: spam)")
     parser.add_argument("--attach", action="store_true",
                         help="re-dress with a PDF document attached, as business mail carries")
+    parser.add_argument("--https", action="store_true",
+                        help="re-dress with every http link made https, as sites are linked today")
     args = parser.parse_args()
     model = load_model(args.model, [Path(args.model).resolve().parent])
     head = model.heads[args.head]
     started = time.monotonic()
     attached = ", re-dressed with a PDF attached" if args.attach else ""
+    attached += ", links made https" if args.https else ""
     print(f"model {model.version}, {args.head} threshold {head.threshold:.3f}{attached}\n")
     print("| test split | messages | over threshold, as they came | re-dressed "
           "| logit shift, median | 90th pct |")
@@ -56,7 +60,7 @@ def main() -> int:
         for stored in read_messages([str(Path(args.corpora) / p) for p in paths]):
             if split_of(stored.raw) != TEST:
                 continue
-            other = dress(stored.raw, identity(stored.raw), attach=args.attach)
+            other = dress(stored.raw, identity(stored.raw), attach=args.attach, https=args.https)
             if other is None:
                 continue
             clean.append(model.score(parse_message(stored.raw))[args.head])

@@ -99,8 +99,11 @@ def main() -> int:
     examples = read_examples([(label, str(corpora / path)) for label, path in SOURCES], settings,
                              jobs=2, progress=print)
     print(f"featurised {len(examples)} in {time.monotonic() - started:.0f}s", flush=True)
-    model = train_model(examples, settings, C=C, max_weights=MAX_WEIGHTS,
-                        version=f"default-{time.strftime('%Y%m%d', time.gmtime())}", progress=print)
+    # The featuriser's version in the name: two models of one day but of different featurisers
+    # are not interchangeable (``OutdatedModel``), so they must not share a name.
+    version = f"default-{time.strftime('%Y%m%d', time.gmtime())}-f{settings.version}"
+    model = train_model(examples, settings, C=C, max_weights=MAX_WEIGHTS, version=version,
+                        progress=print)
     model.info["training"]["sources"] = [(label, path) for label, path in SOURCES]
     path = model.save(args.output, max_weights=MAX_WEIGHTS)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", flush=True)

@@ -11,6 +11,8 @@ HTML part, in UTF-8, with a Message-ID under the provider's domain, and no ``X-M
 (but those four), the same text, the same links. With ``attach`` it also gives the message back
 the document business mail carries (a PDF): the Enron export has had its attachments removed
 and the 2002 list mail hardly had any, so the corpora cannot show that an attachment is ordinary.
+With ``https`` every ``http://`` link becomes ``https://``, as the same sites are linked today:
+the ham of 2002 linked over http, the phishing of 2015-2018 more often over https.
 The robustness tests and ``scripts/eval_modern_dress.py`` check that held-out ham dressed this
 way is not flagged more often than as it came. Training does not use dressed copies: that cost
 recall (BENCHMARKS.md).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from email import message_from_bytes
 from email.charset import BASE64, QP, Charset
 from email.message import Message
@@ -38,6 +41,7 @@ _PROVIDERS = (
     "mta.mcsv.net",
 )
 _DOCUMENTS = ("report.pdf", "minutes.pdf", "scan.pdf", "document.pdf", "agenda.pdf")
+_HTTP = re.compile(r"(?i)\bhttp://")
 _REPLACED = frozenset({"content-type", "content-transfer-encoding", "mime-version", "message-id",
                        "x-mailer", "user-agent"})
 
@@ -55,6 +59,22 @@ def _text_of(part: Message) -> str:
         return payload.decode(charset, errors="replace")
     except LookupError:
         return payload.decode("latin-1")
+
+
+def _https(text: str) -> str:
+    return _HTTP.sub("https://", text)
+
+
+def _upgrade_parts(message: Message) -> None:
+    """Every text part of a multipart ``message`` with its links made https, in UTF-8."""
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text" or part.get_filename():
+            continue
+        text = _text_of(part)
+        upgraded = _https(text)
+        if upgraded != text:
+            del part["Content-Transfer-Encoding"]
+            part.set_payload(upgraded, _charset("qp"))
 
 
 def _html_of_text(text: str) -> str:
@@ -90,13 +110,15 @@ def _with_document(message: Message, digest: bytes) -> Message:
     return outer
 
 
-def dress(raw: bytes, seed: bytes | None = None, attach: bool = False) -> bytes | None:
+def dress(raw: bytes, seed: bytes | None = None, attach: bool = False,
+          https: bool = False) -> bytes | None:
     """The message as a client of today would send it, or None when its body cannot be read.
 
     A single text part becomes ``multipart/alternative`` (the plain text and an HTML rendering of
     it, or the HTML and its visible text); a message that already has parts keeps its body.
-    ``attach`` adds a PDF document after the body. The choices (provider, quoted-printable or
-    base64, the document's name) follow ``seed``, so a copy is reproducible.
+    ``attach`` adds a PDF document after the body; ``https`` makes every http link https. The
+    choices (provider, quoted-printable or base64, the document's name) follow ``seed``, so a
+    copy is reproducible.
     """
     digest = hashlib.sha256(b"postwarden-dress:" + (seed if seed is not None else raw)).digest()
     try:
@@ -106,6 +128,8 @@ def dress(raw: bytes, seed: bytes | None = None, attach: bool = False) -> bytes 
             dressed: Message = message_from_bytes(raw)
             for name in ("Message-ID", "X-Mailer", "User-Agent"):
                 del dressed[name]
+            if https:
+                _upgrade_parts(dressed)
         else:
             if kind == "text/plain":
                 plain = _text_of(original)
@@ -115,6 +139,8 @@ def dress(raw: bytes, seed: bytes | None = None, attach: bool = False) -> bytes 
                 plain = render_html(markup).text
             else:
                 return None
+            if https:
+                plain, markup = _https(plain), _https(markup)
             cs = _charset("qp" if digest[0] & 1 else "b64")
             dressed = MIMEMultipart("alternative")
             dressed.attach(MIMEText(plain, "plain", cs))

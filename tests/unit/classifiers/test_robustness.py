@@ -7,6 +7,7 @@ variants from real test-split messages and skip when the corpora are absent.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -77,6 +78,30 @@ def test_a_document_attached_is_no_sign_of_phishing(shipped) -> None:
         assert max(abs(x) for x in shifts[head]) < 0.5, (head, shifts[head])
     for raw in HAM_SAMPLES:
         assert not _flagged(shipped, dress(raw, attach=True))
+
+
+def test_secure_links_are_no_sign_of_anything(shipped) -> None:
+    """The ham of 2002 linked over http, the phishing of 2015-2018 more often over https, and
+    today every link is https: a model that learnt the scheme (featuriser 6 moved held-out ham
+    +0.8 in the phishing logit for it) judges the mail of today by its links' age."""
+    upgraded = 0
+    for raw in HAM_SAMPLES + SPAM_SAMPLES + PHISH_SAMPLES:
+        plain, secure = dress(raw), dress(raw, https=True)
+        assert plain is not None and secure is not None
+        upgraded += plain != secure
+        before, after = shipped.score(parse_message(plain)), shipped.score(parse_message(secure))
+        for head, score in before.items():
+            assert after[head].probability == pytest.approx(score.probability, abs=1e-9), head
+    assert upgraded >= 5
+
+
+def test_links_of_an_encoded_part_are_made_https() -> None:
+    raw = (b"From: a@example.com\r\nTo: b@example.org\r\nSubject: notes\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + base64.encodebytes("Gr\u00fc\u00dfe, see HTTP://example.com/notes\n".encode()) + b"--XX--\r\n")
+    text = parse_message(dress(raw, https=True) or b"").text
+    assert "https://example.com/notes" in text and "Grüße" in text
 
 
 def _test_split(name: str, count: int) -> list[bytes]:
