@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from postwarden.classifiers.language import MIN_WORDS, english_share, other_language
+from postwarden.classifiers.language import MIN_WORDS, english_share, is_other_language
 from postwarden.classifiers.model_file import SHIPPED_DIR, load_model
 from postwarden.classifiers.split import TEST, split_of
 from postwarden.config import ModelSettings
@@ -57,7 +57,7 @@ def main() -> int:
             share = english_share(message)
             if share is not None:
                 shares.append(share)
-            is_foreign = other_language(message)
+            is_foreign = is_other_language(share)
             foreign += is_foreign
             scores = model.score(message)
             over = [s for s in scores.values() if s.over]

@@ -41,7 +41,11 @@ def english_share(message: ParsedMessage) -> float | None:
     return sum(word in ENGLISH_WORDS for word in words) / len(words)
 
 
+def is_other_language(share: float | None) -> bool:
+    """Whether an ``english_share`` says the message is not written in English."""
+    return share is not None and share < OTHER_LANGUAGE_SHARE
+
+
 def other_language(message: ParsedMessage) -> bool:
     """True for a message long enough to tell that is not written in English."""
-    share = english_share(message)
-    return share is not None and share < OTHER_LANGUAGE_SHARE
+    return is_other_language(english_share(message))
