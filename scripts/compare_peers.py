@@ -14,7 +14,9 @@ its strip list itself. SpamAssassin runs as `spamd -L` (local tests, Bayes off):
 
   mkdir /tmp/sa-site && cp -r /etc/spamassassin/* /tmp/sa-site/
   printf 'use_bayes 0\nbayes_auto_learn 0\n' >> /tmp/sa-site/local.cf
-  spamd -L --siteconfigpath=/tmp/sa-site -x -u nobody -i 127.0.0.1 -p 17830 -m 2 -d Usage:
+  spamd -L --siteconfigpath=/tmp/sa-site -x -u nobody -i 127.0.0.1 -p 17830 -m 2 -d
+
+Usage:
 
   python scripts/compare_peers.py peers --corpora ../shared/corpora --work /tmp/pw-peers
   python scripts/compare_peers.py table --corpora ../shared/corpora --work /tmp/pw-peers \
