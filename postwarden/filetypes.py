@@ -12,6 +12,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from postwarden import listfile
+
 _MAGIC: list[tuple[int, bytes, str]] = [
     (0, b"MZ", "application/x-dosexec"),
     (0, b"\x7fELF", "application/x-executable"),
@@ -44,8 +46,9 @@ PROGRAM_TYPES = frozenset({"application/x-dosexec", "application/x-executable",
 
 
 def _extensions(name: str) -> frozenset[str]:
-    lines = (_LISTS / name).read_text(encoding="utf-8").splitlines()
-    return frozenset(x.strip().lower() for x in lines if x.strip() and not x.lstrip().startswith("#"))
+    text = (_LISTS / name).read_text(encoding="utf-8")
+    found = (listfile.extension(entry) for _, entry in listfile.entries(text))
+    return frozenset(ext for ext in found if ext)
 
 
 # The default rule pack's lists, so the rules and the text model call the same files programs.
@@ -54,14 +57,26 @@ CONTAINER_EXTENSIONS = _extensions("risky-extensions.txt")
 PAGE_EXTENSIONS = _extensions("page-extensions.txt")
 
 
-def risk_class(extension: str, sniffed: str = "") -> str | None:
+def name_parts(filename: str) -> list[str]:
+    """``"invoice.pdf   .exe"`` -> ``["invoice", "pdf", "exe"]`` (padding is a trick too)."""
+    return [p.strip().lower() for p in filename.replace("\\", "/").rpartition("/")[2].split(".")]
+
+
+def extension(filename: str) -> str | None:
+    """The last extension of a file name, lower-cased, without the dot: what the rules'
+    extension matchers and ``risk_class`` are given."""
+    parts = name_parts(filename)
+    return parts[-1] if len(parts) > 1 and parts[-1] else None
+
+
+def risk_class(ext: str, sniffed: str = "") -> str | None:
     """What an attachment is, as far as it is dangerous whatever mail it comes with: a program
     or script, a disk-image container, a web page; None for documents, images and the rest."""
-    if extension in PROGRAM_EXTENSIONS or sniffed in PROGRAM_TYPES:
+    if ext in PROGRAM_EXTENSIONS or sniffed in PROGRAM_TYPES:
         return "program"
-    if extension in CONTAINER_EXTENSIONS:
+    if ext in CONTAINER_EXTENSIONS:
         return "container"
-    if extension in PAGE_EXTENSIONS or sniffed == "text/html":
+    if ext in PAGE_EXTENSIONS or sniffed == "text/html":
         return "page"
     return None
 

@@ -53,7 +53,7 @@ from postwarden.classifiers.language import ENGLISH_WORDS
 from postwarden.classifiers.normalize import normalise
 from postwarden.classifiers.received import received_tokens
 from postwarden.classifiers.text_hygiene import SENDER_HEADERS, stripped
-from postwarden.filetypes import risk_class
+from postwarden.filetypes import extension, risk_class
 from postwarden.message import ParsedMessage
 
 # 4: no charset, transfer-encoding or Message-ID-domain tokens. They described the form of mail
@@ -331,13 +331,11 @@ def _attachment_features(message: ParsedMessage) -> set[str]:
     PDF or for "has an attachment" learns that ordinary business mail is phishing."""
     out: set[str] = set()
     for att in message.attachments[:20]:
-        ext = att.filename.rpartition(".")[2].lower() if "." in att.filename else ""
-        risk = risk_class(ext, att.sniffed_type)
+        risk = risk_class(extension(att.filename) or "", att.sniffed_type)
         if risk:
             out.add(f"a:{risk}")
         for member in att.archive_members[:20]:
-            mext = member.rpartition(".")[2].lower() if "." in member else ""
-            risk = risk_class(mext)
+            risk = risk_class(extension(member) or "")
             if risk:
                 out.add(f"a:archived-{risk}")
     return out

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from postwarden import listfile
 from postwarden.netaddr import parse_ip as parse_netaddr_ip
 from postwarden.rules.domains import in_domains, is_domain
 from postwarden.schema import Problem
@@ -95,10 +96,8 @@ def parse_entry(kind: str, entry: str, case_sensitive: bool = False) -> tuple[ob
         except ValueError as exc:
             return None, f"expected an IP address or CIDR network such as 192.0.2.0/24 ({exc})"
     if kind == "extension":
-        ext = entry.lower().lstrip(".")
-        if not ext or any(c in ext for c in "/\\ \t*?"):
-            return None, "expected a file name extension such as exe"
-        return ext, ""
+        ext = listfile.extension(entry)
+        return (ext, "") if ext else (None, "expected a file name extension such as exe")
     return (entry if case_sensitive else entry.lower()), ""
 
 
@@ -145,10 +144,7 @@ class ListStore:
             return None
         values: list[object] = []
         before = len(problems)
-        for number, line in enumerate(text.splitlines(), start=1):
-            entry = line.split("#", 1)[0].strip()
-            if not entry:
-                continue
+        for number, entry in listfile.entries(text):
             value, expected = parse_entry(kind, entry, case_sensitive)
             if value is None:
                 problems.append(Problem(str(path), number, "", f"{expected}, got {entry!r}"))

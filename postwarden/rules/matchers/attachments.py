@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from postwarden.filetypes import extension, name_parts
 from postwarden.rules.facts import Facts
 from postwarden.rules.registry import flag_matcher, value_matcher
 
@@ -89,19 +90,9 @@ def type_mismatch(declared: str, sniffed: str) -> bool:
     return declared in _SNIFFABLE and declared != sniffed
 
 
-def _parts(filename: str) -> list[str]:
-    """``"invoice.pdf   .exe"`` -> ``["invoice", "pdf", "exe"]`` (padding is a trick too)."""
-    return [p.strip().lower() for p in filename.replace("\\", "/").rpartition("/")[2].split(".")]
-
-
-def extension(filename: str) -> str | None:
-    parts = _parts(filename)
-    return parts[-1] if len(parts) > 1 and parts[-1] else None
-
-
 def double_extension(filename: str) -> str | None:
     """The final extension of a name that shows another one before it (``a.pdf.exe``)."""
-    parts = _parts(filename)
+    parts = name_parts(filename)
     if len(parts) >= 3 and parts[-1] and _INNER_EXTENSION.match(parts[-2]) and parts[0]:
         return parts[-1]
     return None
