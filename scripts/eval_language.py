@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from train_default_model import SOURCES  # the shipped model's corpora, in its order
 
 from postwarden.classifiers.language import MIN_WORDS, english_share, is_other_language
 from postwarden.classifiers.model_file import SHIPPED_DIR, load_model
@@ -24,14 +25,6 @@ from postwarden.classifiers.split import TEST, split_of
 from postwarden.config import ModelSettings
 from postwarden.message import parse_message
 from postwarden.sources import read_messages
-
-SOURCES = [
-    ("ham", "spamassassin/20030228_easy_ham.tar.bz2"), ("ham", "spamassassin/20030228_easy_ham_2.tar.bz2"),
-    ("ham", "spamassassin/20030228_hard_ham.tar.bz2"), ("ham", "enron-sent/enron-sent.tar.gz"),
-    ("spam", "spamassassin/20030228_spam.tar.bz2"), ("spam", "spamassassin/20050311_spam_2.tar.bz2"),
-    ("phish", "nazario-phishing/phishing0.mbox.gz"), ("phish", "nazario-phishing/phishing1.mbox.gz"),
-    ("phish", "nazario-phishing/nazario-phishing-2015-2018.mbox.gz"),
-]
 
 
 def main() -> int:
