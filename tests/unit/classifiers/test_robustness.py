@@ -32,14 +32,18 @@ def shipped():
     return load_model(SHIPPED_FILE)
 
 
+def _shift(model: TextModel, raw: bytes, other: bytes) -> dict[str, float]:
+    """How far each head's logit moves from ``raw`` to ``other``."""
+    before, after = model.score(parse_message(raw)), model.score(parse_message(other))
+    return {head: after[head].logit - score.logit for head, score in before.items()}
+
+
 def _shifts(model: TextModel, raws: list[bytes]) -> dict[str, list[float]]:
     """How far re-dressing with a PDF attached moves each message's logit, per head."""
     out: dict[str, list[float]] = {}
     for raw in raws:
-        before = model.score(parse_message(raw))
-        after = model.score(parse_message(dress(raw, attach=True) or raw))
-        for head, score in before.items():
-            out.setdefault(head, []).append(after[head].logit - score.logit)
+        for head, shift in _shift(model, raw, dress(raw, attach=True) or raw).items():
+            out.setdefault(head, []).append(shift)
     return out
 
 
@@ -83,7 +87,7 @@ def test_a_document_attached_is_no_sign_of_phishing(shipped) -> None:
 def test_secure_links_are_no_sign_of_anything(shipped) -> None:
     """The ham of 2002 linked over http, the phishing of 2015-2018 more often over https, and
     today every link is https: a model that learnt the scheme (featuriser 6 moved held-out ham
-    +0.8 in the phishing logit for it) judges the mail of today by its links' age."""
+    +0.74 in the phishing logit for it) judges the mail of today by its links' age."""
     upgraded = 0
     for raw in HAM_SAMPLES + SPAM_SAMPLES + PHISH_SAMPLES:
         plain, secure = dress(raw), dress(raw, https=True)
@@ -103,10 +107,9 @@ def test_a_subject_in_the_second_person_is_no_sign_of_phishing(shipped) -> None:
         topic = subject.removeprefix("Re: ")  # "Re: your ..." is a spammer's fake reply
         plain, yours = (raw.replace(f"Subject: {subject}".encode(), f"Subject: {new}".encode())
                         for new in (topic, f"Your {topic}"))
-        before, after = shipped.score(parse_message(plain)), shipped.score(parse_message(yours))
-        for head, score in before.items():
+        for head, shift in _shift(shipped, plain, yours).items():
             # the character n-grams of "your" still count: +0.4 to +0.7 (featuriser 7: +1.3 to +1.8)
-            assert after[head].logit - score.logit < 0.8, (topic, head, after[head].logit - score.logit)
+            assert shift < 0.8, (topic, head, shift)
 
 
 def test_links_of_an_encoded_part_are_made_https() -> None:
