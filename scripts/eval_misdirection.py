@@ -55,7 +55,7 @@ def main() -> int:
     _, test_users = evaluate.split_users(users)
     sel = np.isin(data["user"], test_users)
     test = {k: v[sel] for k, v in data.items()}
-    scores = weights.score(test["x"])
+    scores = evaluate.deployed_scores(weights, test)
     real = test["kind"] == evaluate.REAL
     points = []
     for fpr in (0.005, 0.01):

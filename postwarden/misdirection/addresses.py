@@ -6,13 +6,17 @@ symmetric-delete trick: a contact is indexed under its local part with each sing
 deleted (and unchanged); a recipient whose own delete-variants meet one of those keys is at most
 one insertion, deletion, substitution or transposition away (and a few two-edit cases). The same
 holds for domains. Homoglyph lookalikes (``rn`` for ``m``, ``0`` for ``o``) meet through a shared
-*skeleton*: the address with every confusable folded to one representative.
+*skeleton*: the address with every confusable folded to one representative. A domain at
+another public suffix (``acme.net`` or ``acme.co.uk`` for ``acme.com``), which is no single edit,
+meets through its *stem*, the domain without its suffix.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from postwarden.rules.domains import MULTI_LABEL_SUFFIXES
 
 # Folds for the skeleton: multi-letter confusables first, then single characters.
 _MULTI = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("nn", "m"))
@@ -95,6 +99,38 @@ def skeleton(text: str) -> str:
     for many, one in _MULTI:
         text = text.replace(many, one)
     return text.translate(_SINGLE).replace(".", "")
+
+
+# The suffixes hashed mode tries when it names the domain a stem matched ("did you mean").
+COMMON_SUFFIXES = ("com", "net", "org", "edu", "gov", "mil", "int", "co", "io", "biz", "info", "us",
+                   "uk", "co.uk", "org.uk", "ca", "de", "fr", "nl", "be", "ch", "at", "it", "es", "se",
+                   "no", "dk", "fi", "ie", "pl", "jp", "co.jp", "cn", "in", "co.in", "au", "com.au",
+                   "nz", "co.nz", "br", "com.br", "mx", "com.mx", "ru", "za", "co.za", "sg", "hk")
+
+
+def suffix(domain: str) -> str:
+    """The public suffix: ``com`` of ``acme.com``, ``co.uk`` of ``acme.co.uk`` (see rules.domains)."""
+    labels = domain.split(".")
+    if len(labels) >= 3 and ".".join(labels[-2:]) in MULTI_LABEL_SUFFIXES:
+        return ".".join(labels[-2:])
+    return labels[-1] if len(labels) >= 2 else ""
+
+
+def stem(domain: str) -> str:
+    """The domain without its public suffix (``mail.acme`` of ``mail.acme.com``), or '' where a
+    different suffix is no lookalike: a freemail provider runs the same name under many (yahoo.fr,
+    yahoo.com), and a stem of one or two letters meets unrelated domains."""
+    end = suffix(domain)
+    if not end or is_freemail(domain):
+        return ""
+    base = domain[:-len(end) - 1]
+    return base if len(base) >= 3 else ""
+
+
+def suffix_swaps(domain: str) -> set[str]:
+    """``domain``'s stem at each common suffix: the candidates hashed mode names a stem match by."""
+    base = stem(domain)
+    return {f"{base}.{end}" for end in COMMON_SUFFIXES} - {domain} if base else set()
 
 
 def is_freemail(domain: str) -> bool:

@@ -86,8 +86,7 @@ class RecipientHistoryCheck:
     def _problems(self, evidence: MessageEvidence) -> dict[str, str]:
         out = {}
         for ev in evidence.recipients:
-            known = ev.internal or ev.domain_org is not None
-            problem = self.validator.syntax_problem(ev.rcpt.address, known_domain=known)
+            problem = self.validator.recipient_problem(ev)
             if not problem and ev.domain_org is None and not ev.internal:
                 problem = self.validator.domain_problem(ev.rcpt.domain)
             if problem:

@@ -21,8 +21,9 @@ import numpy as np
 from postwarden.misdirection import simulate
 from postwarden.misdirection.corpus import SentMessage
 from postwarden.misdirection.features import INDEX, message_features
-from postwarden.misdirection.history import Recipient, RecipientHistory
+from postwarden.misdirection.history import MessageEvidence, Recipient, RecipientHistory
 from postwarden.misdirection.model import Weights
+from postwarden.misdirection.validity import AddressValidator
 from postwarden.stores.sqlite import SqliteStore
 
 REAL = "real"
@@ -38,11 +39,13 @@ class Rows:
     kind: list[str] = field(default_factory=list)
     user: list[str] = field(default_factory=list)
     group: list[int] = field(default_factory=list)
+    invalid: list[bool] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     messages: Counter = field(default_factory=Counter)
 
-    def add(self, x: np.ndarray, replaced: int | None, kind: str, user: str, group: int) -> None:
-        for i, row in enumerate(x):
+    def add(self, ev: MessageEvidence, replaced: int | None, kind: str, user: str, group: int) -> None:
+        for i, row in enumerate(message_features(ev)):
+            self.invalid.append(bool(AddressValidator.recipient_problem(ev.recipients[i])))
             self.x.append(row)
             self.label.append(1 if replaced == i else 0)
             self.kind.append(kind)
@@ -51,7 +54,8 @@ class Rows:
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"x": np.vstack(self.x), "label": np.asarray(self.label), "kind": np.asarray(self.kind),
-                "user": np.asarray(self.user), "group": np.asarray(self.group)}
+                "user": np.asarray(self.user), "group": np.asarray(self.group),
+                "invalid": np.asarray(self.invalid, dtype=bool)}
 
 
 def new_history(local_domains: tuple[str, ...] = ("enron.com",), secret: str | None = "evaluation",
@@ -83,7 +87,7 @@ def collect(boxes: dict[str, list[SentMessage]], users: list[str], history_share
             rng = random.Random(zlib.crc32(f"{seed}:{user}:{m.at}".encode()))
             rcpts = list(m.recipients)
             ev = history.lookup(m.sender, rcpts, m.subject, m.text, m.at)
-            rows.add(message_features(ev), None, REAL, user, group)
+            rows.add(ev, None, REAL, user, group)
             rows.messages[REAL] += 1
             group += 1
             index = rng.randrange(len(rcpts))
@@ -104,13 +108,13 @@ def collect(boxes: dict[str, list[SentMessage]], users: list[str], history_share
                 mutated = list(rcpts)
                 mutated[index] = Recipient(new)
                 ev2 = history.lookup(m.sender, mutated, m.subject, m.text, m.at)
-                rows.add(message_features(ev2), index, kind, user, group)
+                rows.add(ev2, index, kind, user, group)
                 rows.messages[kind] += 1
                 group += 1
             leak = _leak(rng, m, sorted(contacts[user]))
             if leak is not None:  # the Carvalho-Cohen leak: an added, not a replaced, recipient
                 ev3 = history.lookup(m.sender, [*rcpts, Recipient(leak)], m.subject, m.text, m.at)
-                rows.add(message_features(ev3), len(rcpts), LEAK, user, group)
+                rows.add(ev3, len(rcpts), LEAK, user, group)
                 rows.messages[LEAK] += 1
                 group += 1
             history.learn(ev)
@@ -167,6 +171,12 @@ def operating_point(scores: np.ndarray, data: dict[str, np.ndarray], threshold: 
                   "stopped": len(stopped_k) / len(g_flags),
                   "flagged_is_replaced": only / len(stopped_k) if stopped_k else 0.0}
     return out
+
+
+def deployed_scores(weights: Weights, data: dict[str, np.ndarray]) -> np.ndarray:
+    """The model's scores, with every syntactically invalid address above any threshold: the
+    check stops those whatever the model says."""
+    return np.where(data["invalid"], np.inf, weights.score(data["x"]))
 
 
 def baseline_scores(data: dict[str, np.ndarray]) -> np.ndarray:

@@ -7,10 +7,11 @@ Buckets per sender token S:
 - counters ``m`` (messages per sender), ``c:S`` (contacts), ``d:S`` (domains), ``p:S``
   (co-recipient pairs), and organisation-wide ``o`` (domains) and ``oc`` (addresses);
 - fields ``x:S``, the sender's similarity index: each contact's first name and autocomplete
-  prefix, and the delete-variants and skeleton of each domain, each pointing at the strongest
+  prefix, and the delete-variants, skeleton and stem of each domain, each pointing at the strongest
   contact or domain with that key (token, weight, time); ``xo`` the organisation's index:
   delete-variants of every address's local part within its domain and its homoglyph skeleton,
-  and the delete-variants and skeleton of every domain;
+  and the delete-variants, skeleton and stem (the name without its public suffix) of every
+  domain;
 - fields ``v:S`` and ``ov``, decaying content centroids per contact (see textvec); ``t:S``,
   the sender's threads (normalised subjects) and who was on each; ``sa:S``, send-anyway markers.
 
@@ -287,6 +288,9 @@ class RecipientHistory:
     def _domain_keys(self, domain: str) -> list[str]:
         keys = [self.tok("n", v) for v in addr.deletes(domain)]
         keys.append(self.tok("K", addr.skeleton(domain)))
+        base = addr.stem(domain)
+        if base:
+            keys.append(self.tok("N", base))
         return keys
 
     def _alive(self, entry: Entry | None, now: float) -> Entry | None:
@@ -420,26 +424,31 @@ class RecipientHistory:
         """
         xs, cs = "x:" + s, "c:" + s
         org = self._org_keys(s, evidence)
-        wanted: list[tuple[RecipientEvidence, list[str], list[str]]] = []
+        wanted: list[tuple[RecipientEvidence, list[str], list[str], str]] = []
         new = [ev for ev in evidence.recipients if ev.contact is None]
         local_keys: list[str] = []
         domain_keys: list[str] = []
+        local_part_keys: list[str] = []
         for ev in evidence.recipients:
             local = self._local_keys(ev.rcpt) if ev.contact is None else []
             domain = (self._domain_keys(ev.rcpt.domain)
                       if ev.domain_sender is None and not ev.internal else [])
+            # A new domain: is the local part a contact's, at the domain this one resembles?
+            same_local = self.tok("j", ev.rcpt.local) if domain else ""
             if not local and not domain:
                 continue
             local_keys += local
             domain_keys += domain
-            wanted.append((ev, local, domain))
+            if same_local:
+                local_part_keys.append(same_local)
+            wanted.append((ev, local, domain, same_local))
         new_tokens = [ev.token for ev in new]
         groups: list[Group] = [
             ("c", "op", [key[1] for _, tie, ties, _ in org for key in (tie, *ties)], ""),
             ("c", "on", [key[1] for *_, names in org for key in names], ""),
             ("c", "oc", new_tokens, ""), ("f", "ov", new_tokens, ""),
             ("c>", "xo", local_keys, cs),  # each entry found comes back with the sender's counter it names
-            ("f", xs, domain_keys, ""), ("f", "xo", domain_keys, ""),
+            ("f", xs, domain_keys + local_part_keys, ""), ("f", "xo", domain_keys, ""),
             ("f", "v:" + s, [token for _, token in unresolved], "")]
         groups = [g for g in groups if g[2]]
         if not groups:
@@ -454,15 +463,18 @@ class RecipientHistory:
             raw = fields.get(("ov", ev.token))
             ev.org_vector = textvec.unpack(raw) if raw else None
         self._org_evidence(org, evidence, mine)  # the organisation's counters came in this round trip
-        for ev, local, domain in wanted:
+        for ev, local, domain, same_local in wanted:
             refs = {ref.token: ref for ref in (self._alive_ref(fields.get(("xo", k)), now, own=ev.token)
                                                for k in local) if ref is not None}
             own_domain = self.tok("d", ev.rcpt.domain)
             ev.near_domain = _strongest(self._alive_ref(fields.get((b, k)), now, own=own_domain)
                                         for k in domain for b in (xs, "xo"))
-            if not refs:
+            # The entry names the contact and (in place of a last name) its domain's token.
+            namesake = self._alive_ref(fields.get((xs, same_local)), now) if same_local else None
+            own = ([Ref(namesake.token, namesake.weight, namesake.last)]
+                   if namesake and ev.near_domain and namesake.name == ev.near_domain.token else [])
+            if not refs and not own:
                 continue
-            own = []
             for ref in refs.values():
                 entry = self._alive(mine.get((cs, ref.token)), now)
                 if entry is not None:
@@ -531,6 +543,8 @@ class RecipientHistory:
             new = bumped(ev.contact, at, h)
             name = self.last_name_token(r.address)
             ref = Ref(t, new.weight, at, name).pack()  # for the sender's name keys
+            if _power_of_two(new.count):  # the local part, for the same person at a lookalike domain
+                puts.append((xs, self.tok("j", r.local), Ref(t, new.weight, at, d).pack()))
             org = bumped(ev.org_contact, at, h)
             if _power_of_two(org.count):
                 oref = Ref(t, org.weight, at, name).pack()
@@ -590,12 +604,19 @@ class RecipientHistory:
 
     # -- naming in hashed mode -----------------------------------------------------------------
     def name_of(self, kind: str, token: str, near: str) -> str | None:
-        """The plain text behind ``token`` if it is one edit or homoglyph away from ``near``."""
+        """The plain text behind ``token`` if it is one edit or homoglyph away from ``near``, or
+        (a domain, or an address's domain) its stem at a common suffix."""
         if not self.tok.hashed:
             return token
         if self.tok(kind, near) == token:
             return near
-        for candidate in addr.homoglyph_variants(near) | addr.single_edits(near):
+        candidates = addr.homoglyph_variants(near) | addr.single_edits(near)
+        if kind == "d":
+            candidates |= addr.suffix_swaps(near)
+        elif kind == "a":
+            local, domain = addr.split(near)
+            candidates |= {f"{local}@{d}" for d in addr.suffix_swaps(domain)}
+        for candidate in candidates:
             if self.tok(kind, candidate) == token:
                 return candidate
         return None

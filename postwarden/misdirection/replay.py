@@ -13,8 +13,10 @@ from postwarden.misdirection.corpus import SentMessage, by_mailbox
 from postwarden.misdirection.features import NAMES
 from postwarden.sources import read_messages
 
-# Named by the number of features, so a replay made for other features is not picked up.
-DEFAULT_CACHE = f"/tmp/postwarden-misdirection-rows-{len(NAMES)}.npz"
+# Named by the replay's version and the number of features, so a replay made by other code or for
+# other features is not picked up. Version 2: export-artefact addresses dropped, `invalid` kept.
+REPLAY_VERSION = 2
+DEFAULT_CACHE = f"/tmp/postwarden-misdirection-rows-v{REPLAY_VERSION}-{len(NAMES)}.npz"
 
 
 def load_boxes(paths: list[str]) -> dict[str, list[SentMessage]]:
@@ -25,7 +27,7 @@ def load_rows(paths: list[str], cache: str | None) -> tuple[dict[str, np.ndarray
     """Rows of the replay of every mailbox in ``paths``, from ``cache`` when it is there."""
     if cache and os.path.exists(cache):
         data = dict(np.load(cache, allow_pickle=False))
-        if data["x"].shape[1] != len(NAMES):
+        if data["x"].shape[1] != len(NAMES) or "invalid" not in data:
             raise SystemExit(f"{cache} holds a replay of other features; remove it or pass another --cache")
         return data, sorted(set(data["user"].tolist()))
     started = time.time()

@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Sequence
 
 from postwarden.misdirection import addresses as addr
-from postwarden.misdirection.corpus import usable
+from postwarden.misdirection.corpus import plausible
 
 KINDS = ("typo", "lookalike", "same_name", "stranger")
 _GLYPHS = (("m", "rn"), ("w", "vv"), ("d", "cl"), ("o", "0"), ("l", "1"), ("i", "l"), ("l", "i"),
@@ -54,7 +54,7 @@ def typo(rng: random.Random, address: str, forbidden: Callable[[str], bool]) -> 
         else:
             new = _edit(rng, local, op)
         candidate = f"{new}@{domain}"
-        if candidate != address and usable(candidate) and not forbidden(candidate):
+        if candidate != address and plausible(candidate) and not forbidden(candidate):
             return candidate
     return None
 
@@ -83,7 +83,7 @@ def lookalike(rng: random.Random, address: str, forbidden: Callable[[str], bool]
             new_name = _edit(rng, name, op)
         new_domain = f"{new_name}.{new_tld}"
         candidate = f"{local}@{new_domain}"
-        if new_domain != domain and usable(candidate) and not forbidden(candidate):
+        if new_domain != domain and plausible(candidate) and not forbidden(candidate):
             return candidate
     return None
 

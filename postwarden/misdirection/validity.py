@@ -18,6 +18,8 @@ import dns.exception
 import dns.resolver
 from email_validator import EmailNotValidError, validate_email
 
+from postwarden.misdirection.history import RecipientEvidence
+
 
 class AddressValidator:
     def __init__(self, check_mx: bool = True, timeout: float = 0.5, cache_ttl: float = 3600.0,
@@ -47,6 +49,13 @@ class AddressValidator:
         except EmailNotValidError as exc:
             return str(exc)
         return ""
+
+    @classmethod
+    def recipient_problem(cls, ev: RecipientEvidence) -> str:
+        """``syntax_problem`` of a looked-up recipient, its domain known when it is local or
+        anyone here has mailed it. Shared by the check and the evaluation, which counts an
+        address flagged this way as the deployment does: stopped whatever its score."""
+        return cls.syntax_problem(ev.rcpt.address, known_domain=ev.internal or ev.domain_org is not None)
 
     def domain_problem(self, domain: str) -> str:
         """'' when the domain can receive mail or we cannot tell in time; else why not."""

@@ -48,3 +48,20 @@ def test_damerau_counts_a_transposition_as_one_edit():
 def test_single_edits_and_homoglyph_variants_reach_the_original():
     assert "acme.com" in addr.single_edits("acme.co")
     assert "acme.com" in addr.homoglyph_variants("acrne.com")
+
+
+@pytest.mark.parametrize(("lookalike", "real"), [
+    ("acme.net", "acme.com"), ("acme.co.uk", "acme.com"), ("mail.acme.org", "mail.acme.com")])
+def test_a_domain_at_another_public_suffix_shares_the_stem_and_is_named_back(lookalike, real):
+    assert addr.stem(lookalike) == addr.stem(real)
+    assert real in addr.suffix_swaps(lookalike)
+
+
+@pytest.mark.parametrize("domain", ["yahoo.fr", "hotmail.co.uk", "ab.com", "localhost"])
+def test_freemail_providers_and_tiny_names_have_no_stem(domain):
+    """yahoo.fr is not a lookalike of yahoo.com: one provider under many suffixes."""
+    assert addr.stem(domain) == "" and addr.suffix_swaps(domain) == set()
+
+
+def test_subdomains_keep_their_labels_in_the_stem():
+    assert addr.stem("lon.acme.com") != addr.stem("ny.acme.com")

@@ -47,6 +47,18 @@ def test_a_lookalike_domain_is_rejected(tmp_path):
     assert "mary.jones@acrne.com" in verdict.smtp_text and "mary.jones@acme.com" in verdict.smtp_text
 
 
+@pytest.mark.parametrize("wrong", ["mary.jones@acme.net", "mary.jones@acme.co.uk"])
+def test_a_contact_at_another_public_suffix_is_rejected_naming_the_contact(tmp_path, wrong):
+    """acme.net is three letters from acme.com, no single edit: found by the domain's stem and by
+    Mary's local part being a contact's at the domain it resembles."""
+    eng = engine(tmp_path)
+    teach(eng)
+    verdict = eng.decide(message([wrong], "Meeting 99", "Mary, the agenda."))
+    assert verdict.action is Action.REJECT
+    assert wrong in verdict.smtp_text and "mary.jones@acme.com" in verdict.smtp_text
+    assert "at a lookalike domain" in verdict.smtp_text
+
+
 def test_mail_to_known_contacts_passes_and_is_learned(tmp_path):
     eng = engine(tmp_path)
     teach(eng)

@@ -1,4 +1,5 @@
-"""Deliverability checks with a stub resolver, and the shipped weights file."""
+"""Deliverability checks with a stub resolver, the shipped weights file, and the evaluation's
+reading of malformed addresses."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import json
 
 import dns.exception
 import dns.resolver
+import numpy as np
 import pytest
 
 from postwarden.misdirection import evaluate
+from postwarden.misdirection.corpus import sent_message
+from postwarden.misdirection.history import Recipient
 from postwarden.misdirection.model import ModelError, load_weights
 from postwarden.misdirection.validity import AddressValidator
+from postwarden.sources import StoredMessage
 
 
 class StubResolver:
@@ -81,3 +86,26 @@ def test_a_weights_file_for_other_features_is_refused(tmp_path):
 def test_a_domain_we_already_deliver_to_is_not_refused_for_being_special_use():
     assert AddressValidator.syntax_problem("mary@example.test", known_domain=True) == ""
     assert "special-use" in AddressValidator.syntax_problem("mary@example.test")
+
+
+def test_the_evaluation_counts_a_malformed_address_as_stopped_whatever_its_score():
+    """A doubled dot is a typo a person makes and the check stops outright (550 naming the
+    syntax problem): the evaluation must count it so, not by the model's score."""
+    history = evaluate.new_history()
+    ev = history.lookup("alice@enron.com", [Recipient("s..ward@acme.com"), Recipient("bob@acme.com")],
+                        "Figures", "Here they are.", 1.0e9)
+    rows = evaluate.Rows()
+    rows.add(ev, 0, "typo", "alice", 0)
+    data = rows.arrays()
+    assert data["invalid"].tolist() == [True, False]
+    scores = evaluate.deployed_scores(load_weights(None), data)
+    assert scores[0] == np.inf and np.isfinite(scores[1])
+
+
+def test_sent_folders_teach_no_address_an_mta_could_not_deliver():
+    """The CMU Enron export made addresses up from Exchange names (s..ward@, .ward@): 3 % of its
+    recipients; they stand for nobody the history could learn."""
+    raw = (b"From: alice@enron.com\r\nTo: s..ward@enron.com, .ward@enron.com, ward.@enron.com, "
+           b"john.smith@enron.com\r\nSubject: x\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\n\r\nHi\r\n")
+    sent = sent_message(StoredMessage("box", raw))
+    assert [r.address for r in sent.recipients] == ["john.smith@enron.com"]
