@@ -24,6 +24,7 @@ PROBES = [
     ["dan.brown@other.org", "dan.smith@acme.com", "john.smith@acme.com"],  # two Dans
     ["stranger@elsewhere.net", "mary.jones@acme.com", "marry.jones@acme.com"],
     ["john.smith@acme.com", "mary.jones@acme.com", "bob@example.com"],
+    ["mary.jones@acme.net", "dan.brown@other.co.uk"],  # contacts at another public suffix
 ]
 
 
@@ -83,3 +84,14 @@ def test_fast_lookup_finds_what_separate_lookups_find(store, secret):
                 assert a.resembled_vector is not None
             found_near += a.near_contact is not None or a.near_domain is not None
     assert found_near >= 3  # the probes exercise the near-miss round trip, not only the first
+
+
+def test_a_contact_at_another_suffix_is_found_on_both_backends(store):
+    history = RecipientHistory(store, "equivalence-test-secret-0123456789", 30, 365, ["example.com"])
+    for day, (rcpts, subject, text) in enumerate(MAIL * 3):
+        history.learn(history.lookup("alice@example.com", [Recipient(a) for a in rcpts], subject, text,
+                                     T0 + day * DAY))
+    ev = history.lookup("alice@example.com", [Recipient("mary.jones@acme.net")], "Board", "Mary,",
+                        T0 + 20 * DAY).recipients[0]
+    assert ev.near_contact is not None and ev.near_contact.token == history.tok("a", "mary.jones@acme.com")
+    assert ev.near_domain is not None and ev.near_domain.token == history.tok("d", "acme.com")
