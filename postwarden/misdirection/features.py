@@ -24,7 +24,7 @@ FEATURES: dict[str, str] = {
     "domain_new_to_sender": "its domain was never mailed by this sender",
     "domain_new_to_org": "its domain was never mailed by anyone here",
     "domain_weight": "how often this sender writes to its domain",
-    "near_contact": "one typo away from a contact",
+    "near_contact": "one typo away from a contact, or a contact at a lookalike domain",
     "near_domain": "its domain looks like a known domain",
     "same_first_name": "same first name as a more frequent contact",
     "same_prefix": "same first letters as a more frequent contact",
