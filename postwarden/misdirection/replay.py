@@ -28,7 +28,8 @@ def load_rows(paths: list[str], cache: str | None) -> tuple[dict[str, np.ndarray
     if cache and os.path.exists(cache):
         data = dict(np.load(cache, allow_pickle=False))
         if data["x"].shape[1] != len(NAMES) or "invalid" not in data:
-            raise SystemExit(f"{cache} holds a replay of other features; remove it or pass another --cache")
+            raise SystemExit(f"{cache} holds a replay of other code or features; "
+                             "remove it or pass another --cache")
         return data, sorted(set(data["user"].tolist()))
     started = time.time()
     boxes = load_boxes(paths)
