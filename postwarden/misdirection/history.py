@@ -558,10 +558,8 @@ class RecipientHistory:
                         puts.append(("x2:" + s, key, top.pack()))
                 elif second is None or second.token == t or second.weight_at(at, h) <= new.weight:
                     puts.append(("x2:" + s, key, ref))
-            old_vec = ev.vector if ev.vector is not None else None
             decay = decayed(1.0, ev.contact.last, at, h) if ev.contact else 1.0
-            vec = evidence.vector if old_vec is None else old_vec * decay + evidence.vector
-            puts.append(("v:" + s, t, textvec.pack(vec)))
+            puts.append(("v:" + s, t, textvec.pack(textvec.accumulate(ev.vector, decay, evidence.vector))))
             org_vec = evidence.vector if ev.org_vector is None else ev.org_vector * 0.98 + evidence.vector
             puts.append(("ov", t, textvec.pack(org_vec)))
             if d in seen_domains:

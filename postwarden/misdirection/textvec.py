@@ -11,6 +11,7 @@ to that contact.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import Counter
 from functools import lru_cache
@@ -73,6 +74,26 @@ def text_vector(subject: str, text: str) -> np.ndarray:
     return vec / length if length > 0 else vec
 
 
+# A centroid is a decayed sum of unit vectors, so its length is about the number of messages it
+# remembers. float16 overflows at 65,504: a few hundred identical messages a day from one sender
+# to one address (a monitoring job's alerts) would reach that within a half-life, and an infinite
+# centroid stays infinite and makes every cosine NaN. Past this length a centroid is scaled down,
+# which only makes it forget faster than the half-life says: it still means what it meant.
+MAX_LENGTH = 1024.0
+
+
+def accumulate(centroid: np.ndarray | None, decay: float, vector: np.ndarray) -> np.ndarray:
+    """``centroid * decay + vector``, at most ``MAX_LENGTH`` long; a missing centroid, or one that
+    is no longer finite (written before the cap), starts again from ``vector``."""
+    if centroid is None:
+        return vector
+    out = centroid * decay + vector
+    length = norm(out)
+    if not math.isfinite(length):
+        return vector
+    return out * (MAX_LENGTH / length) if length > MAX_LENGTH else out
+
+
 def pack(vec: np.ndarray) -> bytes:
     return vec.astype("<f2").tobytes()
 
@@ -90,4 +111,6 @@ def cosine(a: np.ndarray, b: np.ndarray, norm_a: float | None = None) -> float:
     """The cosine of two vectors; ``norm_a``, ``norm(a)`` computed once by a caller that compares
     one message with many centroids."""
     na, nb = norm(a) if norm_a is None else norm_a, norm(b)
-    return float(a @ b) / (na * nb) if na > 0 and nb > 0 else 0.0
+    if not (0 < na < math.inf and 0 < nb < math.inf):  # NaN fails too: a damaged centroid says nothing
+        return 0.0
+    return float(a @ b) / (na * nb)
