@@ -5,9 +5,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 need=""
-# sasl2-bin (saslpasswd2) and the Cyrus SASL plugins: the Postfix tests with SMTP AUTH.
+# sasl2-bin (saslpasswd2) and the Cyrus SASL plugins: the Postfix tests with SMTP AUTH;
+# systemd for systemd-analyze, which checks the shipped unit (no systemd needs to run).
 for pkg in postfix libmilter-dev build-essential python3-dev python3-venv redis-server \
-           sasl2-bin libsasl2-modules libsasl2-modules-db; do
+           sasl2-bin libsasl2-modules libsasl2-modules-db systemd; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then
