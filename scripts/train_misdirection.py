@@ -33,7 +33,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from postwarden.misdirection import evaluate, simulate
-from postwarden.misdirection.features import NAMES
+from postwarden.misdirection.features import NAMES, contact_at_lookalike_domain
 from postwarden.misdirection.model import LEAF, Trees, Weights
 from postwarden.misdirection.replay import DEFAULT_CACHE, load_rows
 
@@ -193,7 +193,8 @@ def main() -> int:
     best = None
     for offset in OFFSETS:
         scores = 1.0 / (1.0 + np.exp(-np.clip(np.where(unknown, oof, oof + offset), -40, 40)))
-        scores[train["invalid"]] = np.inf  # stopped by the syntax check whatever the score
+        # stopped by the check whatever the score: malformed, or a contact at a lookalike domain
+        scores[train["invalid"] | contact_at_lookalike_domain(train["x"])] = np.inf
         point = evaluate.operating_point(scores, train, evaluate.threshold_at(scores[real], 0.005))
         mean = float(np.mean([point[k]["detected"] for k in simulate.KINDS]))
         ranked = leak_prec_at_1(scores, train)

@@ -20,7 +20,7 @@ import numpy as np
 
 from postwarden.misdirection import simulate
 from postwarden.misdirection.corpus import SentMessage
-from postwarden.misdirection.features import INDEX, message_features
+from postwarden.misdirection.features import INDEX, contact_at_lookalike_domain, message_features
 from postwarden.misdirection.history import MessageEvidence, Recipient, RecipientHistory
 from postwarden.misdirection.model import Weights
 from postwarden.misdirection.validity import AddressValidator
@@ -174,9 +174,10 @@ def operating_point(scores: np.ndarray, data: dict[str, np.ndarray], threshold: 
 
 
 def deployed_scores(weights: Weights, data: dict[str, np.ndarray]) -> np.ndarray:
-    """The model's scores, with every syntactically invalid address above any threshold: the
-    check stops those whatever the model says."""
-    return np.where(data["invalid"], np.inf, weights.score(data["x"]))
+    """The model's scores, with every syntactically invalid address and every contact at a
+    lookalike domain above any threshold: the check stops those whatever the model says."""
+    x = data["x"]
+    return np.where(data["invalid"] | contact_at_lookalike_domain(x), np.inf, weights.score(x))
 
 
 def baseline_scores(data: dict[str, np.ndarray]) -> np.ndarray:
@@ -223,7 +224,8 @@ def leak_protocol(boxes: dict[str, list[SentMessage]], users: list[str], weights
             continue
         rcpts = [*m.recipients, Recipient(leak)]
         x = message_features(history.lookup(m.sender, rcpts, m.subject, m.text, m.at))
-        for scores, sink in ((weights.score(x), per_user.setdefault(user, [])),
+        deployed = np.where(contact_at_lookalike_domain(x), np.inf, weights.score(x))
+        for scores, sink in ((deployed, per_user.setdefault(user, [])),
                              (-x[:, INDEX["contact_weight"]], baseline_hits)):
             top = scores.max()
             winners = np.flatnonzero(scores == top)

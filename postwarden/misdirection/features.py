@@ -308,3 +308,15 @@ def message_features(evidence: MessageEvidence) -> np.ndarray:
         return np.zeros((0, len(NAMES)))
     m = _Message(evidence)
     return np.array([_row(evidence, i, m) for i in range(len(evidence.recipients))], dtype=np.float64)
+
+
+def contact_at_lookalike_domain(x: np.ndarray) -> np.ndarray:
+    """Rows (of ``message_features``) that are a contact's address, or one edit from it, at a
+    domain that resembles the contact's and that this sender never wrote to: ``dan@acme.co``
+    from a sender who writes to ``dan@acme.com``. The check stops these whatever the model
+    says, as it stops malformed addresses. In the Enron replay 13 of 19,617 real recipients
+    look like that (5 of the 9,423 held out, every one of them a real sending mistake when
+    read in plain mode), against 86 % of the simulated lookalikes; on the held-out mailboxes
+    the trees scored 106 of those 4,526 under their shipped threshold (BENCHMARKS.md).
+    """
+    return (x[:, NEAR_CONTACT] > 0) & (x[:, DOMAIN_NEW_TO_SENDER] > 0)

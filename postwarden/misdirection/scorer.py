@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from postwarden.misdirection import addresses as addr
-from postwarden.misdirection.features import FEATURES, NAMES, message_features
+from postwarden.misdirection.features import FEATURES, NAMES, contact_at_lookalike_domain, message_features
 from postwarden.misdirection.history import MessageEvidence, RecipientEvidence, RecipientHistory
 from postwarden.misdirection.model import Weights
 
@@ -70,6 +70,7 @@ def score_message(history: RecipientHistory, weights: Weights, evidence: Message
     reasons: list[list[tuple[str, float]]] = [[] for _ in evidence.recipients]
     for row, i, share in zip(rows.tolist(), chosen.tolist(), contrib[rows, chosen].tolist(), strict=True):
         reasons[row].append((NAMES[i], share))
+    scores = np.where(contact_at_lookalike_domain(x), 1.0, scores)  # stopped outright, as malformed ones
     out: list[RecipientScore] = []
     for ev, p, pairs in zip(evidence.recipients, scores.tolist(), reasons, strict=True):
         problem = (invalid or {}).get(ev.rcpt.address, "")

@@ -115,3 +115,27 @@ def test_a_weights_file_of_the_old_linear_format_is_refused(tmp_path):
     path.write_text(json.dumps({"format": "postwarden-misdirection-weights/2", "features": NAMES}))
     with pytest.raises(ModelError, match="not a postwarden-misdirection-weights/3 file"):
         load_weights(path)
+
+
+def test_a_contact_at_a_lookalike_domain_is_stopped_even_where_the_trees_score_it_low(history):
+    """The check's one rule above the trees: ``dan@acme.co`` from a sender who writes to
+    ``dan@acme.com`` is stopped whatever the trees say, as a malformed address is."""
+    from postwarden.misdirection.history import Recipient
+    from postwarden.misdirection.scorer import score_message
+
+    low = _stump("never_mailed", 0.5, -8.0, -8.0)  # every recipient far under any threshold
+    weights = Weights(low, low, {"fpr_0.5": 0.5}, {})
+    sender, t0 = "alice@example.com", 1_700_000_000.0
+    for i in range(5):
+        history.learn(history.lookup(sender, [Recipient("dan.smith@acme.com")], "s", "the contract", t0 + i))
+    rcpts = [Recipient(a) for a in ("dan.smith@acme.co", "dan.smith@acrne.com", "dan.smith@acme.com",
+                                    "someone@elsewhere.org", "dn.smith@acme.com")]
+    evidence = history.lookup(sender, rcpts, "s", "the contract", t0 + 10)
+    scores = {rs.address: rs for rs in score_message(history, weights, evidence, 0.5)}
+    for wrong in ("dan.smith@acme.co", "dan.smith@acrne.com"):
+        assert scores[wrong].flagged and scores[wrong].score == 1.0
+        assert scores[wrong].resembles == "dan.smith@acme.com"
+        assert "at a lookalike domain" in scores[wrong].why
+    # the rest is the trees' to judge: a typo at the contact's own domain, a stranger, the contact
+    assert not any(scores[a].flagged for a in ("dan.smith@acme.com", "someone@elsewhere.org",
+                                               "dn.smith@acme.com"))

@@ -102,6 +102,18 @@ def test_the_evaluation_counts_a_malformed_address_as_stopped_whatever_its_score
     assert scores[0] == np.inf and np.isfinite(scores[1])
 
 
+def test_the_evaluation_counts_a_contact_at_a_lookalike_domain_as_stopped_as_the_check_does():
+    history = evaluate.new_history()
+    for i in range(3):
+        history.learn(history.lookup("alice@enron.com", [Recipient("bob@acme.com")], "s", "x", 1.0e9 + i))
+    ev = history.lookup("alice@enron.com", [Recipient("bob@acme.co"), Recipient("bob@acme.com")],
+                        "Figures", "Here they are.", 1.0e9 + 10)
+    rows = evaluate.Rows()
+    rows.add(ev, 0, "lookalike", "alice", 0)
+    scores = evaluate.deployed_scores(load_weights(None), rows.arrays())
+    assert scores[0] == np.inf and np.isfinite(scores[1])
+
+
 def test_sent_folders_teach_no_address_an_mta_could_not_deliver():
     """The CMU Enron export made addresses up from Exchange names (s..ward@, .ward@): 3 % of its
     recipients; they stand for nobody the history could learn."""
