@@ -62,6 +62,13 @@ def _domains(values: list[str]) -> str | None:
     return None
 
 
+def _authserv_ids(values: list[str]) -> str | None:
+    for value in values:
+        if not re.fullmatch(r"[!-~]+", value) or any(c in value for c in ';()"'):
+            return f"expected an authserv-id such as mx.example.com (one word, no ; ( ) or \"), got {value!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class MilterSettings:
     socket: str = setting(
@@ -378,6 +385,14 @@ class Config:
     )
     local_domains: list[str] = setting(
         [], "Domains this site receives mail for (used by rules and the recipient history).", _domains
+    )
+    trusted_authserv_ids: list[str] = setting(
+        [],
+        "Authentication-Results headers the rules read (auth_result): those whose authserv-id, "
+        "the first word of the header, is listed here. Name what your OpenDKIM, OpenDMARC or "
+        "SPF checker writes there (their AuthservID, usually this host's name). Anyone can write "
+        "the header, so by default none is read.",
+        _authserv_ids,
     )
     max_scan_bytes: int = setting(
         1048576,

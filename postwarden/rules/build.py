@@ -45,6 +45,7 @@ class Env:
 
     local_domains: frozenset[str] = frozenset()
     dns: DnsLists | None = None
+    trusted_authserv_ids: frozenset[str] = frozenset()  # whose Authentication-Results count
 
 
 def describe(node: yaml.Node) -> str:

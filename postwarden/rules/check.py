@@ -115,7 +115,8 @@ def dns_lists(config: Config) -> DnsLists | None:
 
 def load_configured_rules(config: Config, directories: list[Path] | None = None,
                           dns: DnsLists | None = None) -> RuleSet:
-    env = Env(local_domains=frozenset(d.lower() for d in config.local_domains), dns=dns)
+    env = Env(local_domains=frozenset(d.lower() for d in config.local_domains), dns=dns,
+              trusted_authserv_ids=frozenset(i.lower().rstrip(".") for i in config.trusted_authserv_ids))
     return load_rules(directories or rules_directories(config), env)
 
 

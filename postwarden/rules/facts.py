@@ -71,6 +71,13 @@ class Facts:
             found = self._values[extract] = list(extract(self))
         return found
 
+    def memo(self, key: object, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per message for every rule that asks under ``key``: for values
+        that depend on a setting as well as on the message (the trusted authserv-ids)."""
+        if key not in self._values:
+            self._values[key] = compute()
+        return self._values[key]
+
     def budget(self, seconds: float) -> Budget:
         """The message's DNS budget, started by its first lookup."""
         if self._budget is None:

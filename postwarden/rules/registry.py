@@ -170,6 +170,7 @@ def _load_families() -> None:
         return
     from postwarden.rules.matchers import (  # noqa: F401
         attachments,
+        authentication,
         body,
         calendar,
         client,

@@ -7,12 +7,15 @@ from 127.0.0.1, which the test configuration does not count as internal, so it i
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from postfix_harness import STATUS, check_daemon_log, make_message
-from postfix_instance import Stack, wait_until
+from postfix_instance import Stack, free_port, wait_until
 
 pytestmark = pytest.mark.postfix
 
@@ -166,3 +169,48 @@ def test_an_atomic_change_to_a_watched_rules_file_reloads(
     os.replace(staged, rules / "10-site.yaml")
     wait_until(lambda: "reload failed" in stack.daemon.stderr(), 10, "the refused reload")
     assert stack.send(gadgets).code == 550
+
+
+@pytest.fixture
+def behind_a_dmarc_milter(postfix_available: None) -> Iterator[Stack]:
+    """postwarden listed after a milter that writes a DMARC failure of a p=reject domain into
+    Authentication-Results under the authserv-id postwarden trusts, as OpenDMARC would."""
+    port = free_port()
+    upstream = subprocess.Popen([sys.executable, str(Path(__file__).with_name("authres_milter.py")),
+                                 f"inet:{port}@127.0.0.1",
+                                 "mx.example.net; dmarc=fail (p=reject dis=none) header.from=example.test"])
+    stack = Stack(trusted_authserv_ids=["mx.example.net"])
+    stack.postfix.milters = f"inet:127.0.0.1:{port} {stack.postfix.milters}"
+    try:
+        wait_until(lambda: _listening(port), 10, "the upstream milter's socket")
+        yield stack.start()
+    finally:
+        stack.close()
+        upstream.terminate()
+        upstream.wait(10)
+        check_daemon_log(stack.daemon_log_tail)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_an_earlier_milters_dmarc_failure_is_scored(behind_a_dmarc_milter: Stack) -> None:
+    # the sender's own copy of the header, under another authserv-id, is not believed
+    message_id, raw = make_message("Please confirm the transfer.\n", subject="Transfer",
+                                   extra_headers=[b"Authentication-Results: mx.forger.example; dmarc=pass"])
+    result = behind_a_dmarc_milter.send(raw)
+    assert result.accepted, result
+    delivered = behind_a_dmarc_milter.postfix.wait_delivered(message_id)
+    assert "DMARC_FAIL_POLICY_REJECT=6.00" in str(delivered["X-Postwarden-Reasons"])
+    assert str(delivered[STATUS]).startswith("spam ")
+
+
+def test_a_header_from_an_untrusted_authserv_id_scores_nothing(rules_stack: Stack) -> None:
+    forged = b"Authentication-Results: mx.example.net; dmarc=fail (p=reject) header.from=example.test"
+    message_id, raw = make_message("Plain words.\n", subject="hello", extra_headers=[forged])
+    result = rules_stack.send(raw)  # this daemon trusts no authserv-id at all
+    assert result.accepted, result
+    delivered = rules_stack.postfix.wait_delivered(message_id)
+    assert "DMARC" not in str(delivered["X-Postwarden-Reasons"] or "")

@@ -74,6 +74,7 @@ def one_rule(
     lists: dict[str, str] | None = None,
     local_domains: tuple[str, ...] = (),
     dns: DnsLists | None = None,
+    trusted_authserv_ids: tuple[str, ...] = (),
 ) -> RulesCheck:
     directory = tmp_path / "rules"
     directory.mkdir(exist_ok=True)
@@ -81,7 +82,8 @@ def one_rule(
     for name, content in (lists or {}).items():
         (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_text(content)
-    env = Env(local_domains=frozenset(local_domains), dns=dns)
+    env = Env(local_domains=frozenset(local_domains), dns=dns,
+              trusted_authserv_ids=frozenset(trusted_authserv_ids))
     return RulesCheck(load_rules([directory], env), dns=dns, counter=HitCounter())
 
 

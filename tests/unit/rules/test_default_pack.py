@@ -50,6 +50,12 @@ def invite(summary: str, description: str = "", organizer: str = "boss@example.o
 
 
 RCPTS = tuple(f"r{i}@example.com" for i in range(120))
+TRUSTED_AUTHSERV = "mx.example.net"
+
+
+def authenticated(result: str, authserv_id: str = TRUSTED_AUTHSERV) -> Msg:
+    """A message with the Authentication-Results header an earlier milter would have added."""
+    return Msg(make({"Authentication-Results": f"{authserv_id}; {result}", "From": "a@bank.example"}))
 
 PACK: dict[str, tuple[Msg, Msg]] = {
     "GTUBE": (Msg(make(text=f"test {GTUBE} test")), Msg(make(text="GTUBE is a test string"))),
@@ -129,6 +135,30 @@ PACK: dict[str, tuple[Msg, Msg]] = {
         invite("Meet", "Join: https://x.example/", "a@gmail.com"),
         invite("Meet", "Join: https://x.example/"),
     ),
+    "DMARC_FAIL_POLICY_REJECT": (
+        authenticated("dmarc=fail (p=reject dis=none) header.from=bank.example"),
+        authenticated("dmarc=fail (p=reject dis=none) header.from=bank.example", "mx.forger.example"),
+    ),
+    "DMARC_FAIL_POLICY_QUARANTINE": (
+        authenticated("dmarc=fail (p=quarantine dis=none) header.from=bank.example"),
+        authenticated("dmarc=fail (p=reject dis=none) header.from=bank.example"),
+    ),
+    "DMARC_FAIL": (
+        authenticated("dmarc=fail (p=none dis=none) header.from=bank.example"),
+        authenticated("dmarc=fail (p=reject dis=none) header.from=bank.example"),
+    ),
+    "SPF_FAIL": (
+        authenticated("spf=fail smtp.mailfrom=a@bank.example"),
+        authenticated("spf=softfail smtp.mailfrom=a@bank.example"),
+    ),
+    "SPF_SOFTFAIL": (
+        authenticated("spf=softfail smtp.mailfrom=a@bank.example"),
+        authenticated("spf=pass smtp.mailfrom=a@bank.example"),
+    ),
+    "DKIM_FAIL": (
+        authenticated("dkim=fail (bad signature) header.d=bank.example"),
+        authenticated("dkim=pass header.d=bank.example"),
+    ),
     "SPAMHAUS_ZEN": (
         Msg(HAM, envelope={"client_ip": "127.0.0.2"}),
         Msg(HAM, envelope={"client_ip": "127.0.0.1"}),
@@ -151,7 +181,7 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RulesCheck]:
         "rules:\n  - id: SPAMHAUS_ZEN\n    override: true\n    enabled: true\n"
         "  - id: SPAMHAUS_DBL_LINK\n    override: true\n    enabled: true\n"
     )
-    config = Config(local_domains=["example.net"])
+    config = Config(local_domains=["example.net"], trusted_authserv_ids=[TRUSTED_AUTHSERV])
     dns = DnsLists(nameservers=["127.0.0.1"], port=stub.port, timeout=0.5, budget=1.0)
     ruleset = load_configured_rules(config, [*_pack_dirs(config), local], dns=dns)
     yield RulesCheck(ruleset, dns=dns)
@@ -178,6 +208,13 @@ def test_rule_hits_its_message_and_not_the_other(pack: RulesCheck, rule_id: str)
 
 def test_plain_ham_hits_nothing(pack: RulesCheck) -> None:
     assert hit_ids(pack, HAM, client_ip="127.0.0.1", helo="mx.example.org") == []
+
+
+def test_authentication_rules_read_nothing_until_an_authserv_id_is_trusted() -> None:
+    check = build_rules_check(Config())
+    hitting = PACK["DMARC_FAIL_POLICY_REJECT"][0]
+    assert check.defines("DMARC_FAIL_POLICY_REJECT")
+    assert hit_ids(check, hitting.raw) == []
 
 
 def test_dns_rules_ship_disabled() -> None:
