@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from postwarden.authresults import parse as parse_auth_results
 from postwarden.engine import Engine
 from postwarden.envelope import fill_envelope_from_headers
 from postwarden.sources import StoredMessage, read_messages
@@ -34,7 +35,18 @@ def scan_one(engine: Engine, stored: StoredMessage, envelope: Envelope) -> Verdi
     txn.helo = envelope.helo
     txn.auth_user = envelope.auth_user
     fill_envelope_from_headers(txn)
-    return engine.decide_safely(txn)
+    verdict = engine.decide_safely(txn)
+    verdict.authentication = authentication_of(txn.headers, engine.config.trusted_authserv_ids)
+    return verdict
+
+
+def authentication_of(headers: list[tuple[str, bytes]], trusted_ids: list[str]) -> list[dict[str, object]]:
+    """Each Authentication-Results result, with whether the rules believe it (its authserv-id
+    is in ``trusted_authserv_ids``)."""
+    trusted = {i.lower().rstrip(".") for i in trusted_ids}
+    return [{"authserv_id": r.authserv_id, "result": r.describe(), "trusted": r.authserv_id in trusted}
+            for name, value in headers if name.lower() == "authentication-results"
+            for r in parse_auth_results(value.decode("utf-8", "replace"))]
 
 
 def format_line(source: str, verdict: Verdict, as_json: bool) -> str:

@@ -64,6 +64,9 @@ class Verdict:
     # when the English check raised their thresholds): `scan --json` shows it, so an operator
     # can see how close a message came without a reason to read.
     model: dict[str, Any] = field(default_factory=dict)
+    # Every Authentication-Results result of the message, trusted or not (`scan --json` only):
+    # when an auth_result rule stays quiet, this shows which authserv-id the header really has.
+    authentication: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,4 +80,5 @@ class Verdict:
             "headers": [[name, value] for name, value in self.headers],
             "reasons": [r.as_dict() for r in self.reasons],
             **({"model": self.model} if self.model else {}),
+            **({"authentication": self.authentication} if self.authentication else {}),
         }

@@ -135,3 +135,22 @@ def test_json_shows_what_the_models_said_hit_or_not(tmp_path: Path,
     assert set(lunch["model"]) == {"version", "spam", "phish"} and lunch["model"]["spam"] < 0.5
     assert french["model"]["language"] == "other" and french["model"]["spam"] >= 0.01
     assert not [r for r in french["reasons"] if r["kind"] == "model"]
+
+
+def test_json_shows_each_authentication_result_and_whether_it_is_trusted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Why a DMARC rule stayed quiet: the header's authserv-id is not the one configured."""
+    raw = (b"Authentication-Results: mx.example.net; dmarc=fail (p=reject) header.from=bank.example\n"
+           b"Authentication-Results: mx2.example.net;\n\tspf=pass smtp.mailfrom=bank.example\n" + HAM)
+    (tmp_path / "a.eml").write_bytes(raw)
+    config = tmp_path / "pw.yaml"
+    config.write_text("trusted_authserv_ids: [MX.example.net]\n")
+    (scanned,) = run(capsys, "-c", str(config), str(tmp_path / "a.eml"))
+    assert scanned["authentication"] == [
+        {"authserv_id": "mx.example.net", "result": "dmarc=fail bank.example (p=reject)", "trusted": True},
+        {"authserv_id": "mx2.example.net", "result": "spf=pass bank.example", "trusted": False},
+    ]
+    assert "DMARC_FAIL_POLICY_REJECT" in {r["id"] for r in scanned["reasons"]}
+    (tmp_path / "b.eml").write_bytes(HAM)
+    (plain,) = run(capsys, "-c", str(config), str(tmp_path / "b.eml"))
+    assert "authentication" not in plain
