@@ -157,6 +157,11 @@ def parse(value: str) -> list[AuthResult]:
     return results
 
 
+def authserv_ids(configured: Iterable[str]) -> frozenset[str]:
+    """The configured ids as ``trusted_results`` compares them (lower case, no trailing dot)."""
+    return frozenset(i.lower().rstrip(".") for i in configured)
+
+
 def trusted_results(values: Iterable[str], trusted_ids: frozenset[str]) -> list[AuthResult]:
     """The results of the headers whose authserv-id is trusted (compared case-insensitively,
     ``trusted_ids`` lower case), in header order. Nothing is trusted when the set is empty."""

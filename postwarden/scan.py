@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from postwarden.authresults import authserv_ids
 from postwarden.authresults import parse as parse_auth_results
 from postwarden.engine import Engine
 from postwarden.envelope import fill_envelope_from_headers
@@ -43,7 +44,7 @@ def scan_one(engine: Engine, stored: StoredMessage, envelope: Envelope) -> Verdi
 def authentication_of(headers: list[tuple[str, bytes]], trusted_ids: list[str]) -> list[dict[str, object]]:
     """Each Authentication-Results result, with whether the rules believe it (its authserv-id
     is in ``trusted_authserv_ids``)."""
-    trusted = {i.lower().rstrip(".") for i in trusted_ids}
+    trusted = authserv_ids(trusted_ids)
     return [{"authserv_id": r.authserv_id, "result": r.describe(), "trusted": r.authserv_id in trusted}
             for name, value in headers if name.lower() == "authentication-results"
             for r in parse_auth_results(value.decode("utf-8", "replace"))]

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+from postwarden.authresults import authserv_ids
 from postwarden.config import Config, ConfigError
 from postwarden.context import INBOUND, OUTBOUND, Hit, ScanContext
 from postwarden.rules.build import Env
@@ -116,7 +117,7 @@ def dns_lists(config: Config) -> DnsLists | None:
 def load_configured_rules(config: Config, directories: list[Path] | None = None,
                           dns: DnsLists | None = None) -> RuleSet:
     env = Env(local_domains=frozenset(d.lower() for d in config.local_domains), dns=dns,
-              trusted_authserv_ids=frozenset(i.lower().rstrip(".") for i in config.trusted_authserv_ids))
+              trusted_authserv_ids=authserv_ids(config.trusted_authserv_ids))
     return load_rules(directories or rules_directories(config), env)
 
 
