@@ -30,6 +30,10 @@ _DOMAIN_PROPERTIES = {
 }
 _ANY_DOMAIN_PROPERTIES = ("header.from", "header.d", "header.i", "smtp.mailfrom", "smtp.helo")
 _KEYWORD = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# Real headers are a few hundred bytes (a kilobyte or two with many results); the parser walks
+# characters in Python, so a sender's 100 KB header is read only this far.
+MAX_CHARS = 16_384
+_COMMENT = re.compile(r"\([^()]*\)")
 _POLICY_IN_COMMENT = re.compile(r"(?i)\bp=(none|quarantine|reject)\b")
 _ACTIONS = {"reject": "reject", "oreject": "reject", "quarantine": "quarantine",
             "oquarantine": "quarantine", "none": "none", "onone": "none"}  # Microsoft's "action="
@@ -133,7 +137,7 @@ def _unquote(value: str) -> str:
 
 def parse(value: str) -> list[AuthResult]:
     """Every result of one Authentication-Results header value; [] for ``none`` or nonsense."""
-    segments = _segments(value)
+    segments = _segments(value[:MAX_CHARS])
     head = segments[0][0].split()
     if not head:
         return []
@@ -169,5 +173,14 @@ def trusted_results(values: Iterable[str], trusted_ids: frozenset[str]) -> list[
         return []
     out: list[AuthResult] = []
     for value in values:
-        out += [r for r in parse(value) if r.authserv_id in trusted_ids]
+        if _first_word(value) in trusted_ids:  # only the trusted ones are worth parsing
+            out += [r for r in parse(value) if r.authserv_id in trusted_ids]
     return out
+
+
+def _first_word(value: str) -> str:
+    """The authserv-id as ``parse`` reads it, found cheaply: the first word before the first ";",
+    comments dropped. A header that opens with a comment holding a ";" is missed (and so not
+    trusted): no checker writes one."""
+    head = _COMMENT.sub(" ", value[:MAX_CHARS].partition(";")[0]).split()
+    return _unquote(head[0]).lower().rstrip(".") if head else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postwarden.authresults import parse, trusted_results
+from postwarden.authresults import MAX_CHARS, parse, trusted_results
 
 
 def test_every_result_with_its_properties_and_comments() -> None:
@@ -41,3 +41,18 @@ def test_only_trusted_authserv_ids_count() -> None:
 def test_any_header_value_parses_without_raising(value: str) -> None:
     for result in parse(value):
         assert result.method and result.result and isinstance(result.describe(), str)
+
+
+@given(st.text(alphabet="ab.; =()\"\\\t", max_size=60))
+def test_the_quick_authserv_id_check_agrees_with_the_parser(value: str) -> None:
+    if "(" in value.partition(";")[0]:
+        return  # a comment before the authserv-id: see _first_word
+    ids = {r.authserv_id for r in parse(value)}
+    assert trusted_results([value], frozenset(ids)) == (parse(value) if ids else [])
+
+
+def test_a_huge_header_is_read_only_so_far() -> None:
+    padding = "x" * MAX_CHARS
+    value = (f"mx.example.net; dkim=pass header.d=a.example (padding {padding});"
+             " dmarc=fail header.from=a.example")
+    assert [r.method for r in trusted_results([value], frozenset({"mx.example.net"}))] == ["dkim"]
