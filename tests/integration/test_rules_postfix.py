@@ -181,6 +181,11 @@ def behind_a_dmarc_milter(postfix_available: None) -> Iterator[Stack]:
                                  "mx.example.net; dmarc=fail (p=reject dis=none) header.from=example.test"])
     stack = Stack(trusted_authserv_ids=["mx.example.net"])
     stack.postfix.milters = f"inet:127.0.0.1:{port} {stack.postfix.milters}"
+    # The README's recipe: the sender's own headers under our authserv-id are dropped on arrival;
+    # what milters add is not subject to header_checks.
+    checks = stack.root / "header_checks"
+    checks.write_text("/^Authentication-Results:[[:space:]]*mx\\.example\\.net[[:space:];]/ IGNORE\n")
+    stack.postfix.main_cf = {"header_checks": f"regexp:{checks}"}
     try:
         wait_until(lambda: _listening(port), 10, "the upstream milter's socket")
         yield stack.start()
@@ -197,14 +202,18 @@ def _listening(port: int) -> bool:
 
 
 def test_an_earlier_milters_dmarc_failure_is_scored(behind_a_dmarc_milter: Stack) -> None:
-    # the sender's own copy of the header, under another authserv-id, is not believed
-    message_id, raw = make_message("Please confirm the transfer.\n", subject="Transfer",
-                                   extra_headers=[b"Authentication-Results: mx.forger.example; dmarc=pass"])
+    forged = [b"Authentication-Results: mx.forger.example; dmarc=pass",  # another id: not believed
+              b"Authentication-Results: mx.example.net; spf=fail smtp.mailfrom=example.test"]  # ours: dropped
+    message_id, raw = make_message("Please confirm the transfer.\n", subject="Transfer", extra_headers=forged)
     result = behind_a_dmarc_milter.send(raw)
     assert result.accepted, result
     delivered = behind_a_dmarc_milter.postfix.wait_delivered(message_id)
-    assert "DMARC_FAIL_POLICY_REJECT=6.00" in str(delivered["X-Postwarden-Reasons"])
+    reasons = str(delivered["X-Postwarden-Reasons"])
+    assert "DMARC_FAIL_POLICY_REJECT=6.00" in reasons and "SPF_FAIL" not in reasons
     assert str(delivered[STATUS]).startswith("spam ")
+    assert delivered.get_all("Authentication-Results") == [
+        "mx.example.net; dmarc=fail (p=reject dis=none) header.from=example.test",
+        "mx.forger.example; dmarc=pass"]
 
 
 def test_a_header_from_an_untrusted_authserv_id_scores_nothing(rules_stack: Stack) -> None:

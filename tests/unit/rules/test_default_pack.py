@@ -159,6 +159,10 @@ PACK: dict[str, tuple[Msg, Msg]] = {
         authenticated("dkim=fail (bad signature) header.d=bank.example"),
         authenticated("dkim=pass header.d=bank.example"),
     ),
+    "DMARC_PASS_ALLOWLISTED_SENDER": (
+        authenticated("dmarc=pass (p=reject dis=none) header.from=mail.paypal.com"),
+        authenticated("dmarc=pass (p=none dis=none) header.from=paypa1.com"),  # a lookalike's own pass
+    ),
     "SPAMHAUS_ZEN": (
         Msg(HAM, envelope={"client_ip": "127.0.0.2"}),
         Msg(HAM, envelope={"client_ip": "127.0.0.1"}),
@@ -180,6 +184,7 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RulesCheck]:
     (local / "10-enable-dns.yaml").write_text(
         "rules:\n  - id: SPAMHAUS_ZEN\n    override: true\n    enabled: true\n"
         "  - id: SPAMHAUS_DBL_LINK\n    override: true\n    enabled: true\n"
+        "  - id: DMARC_PASS_ALLOWLISTED_SENDER\n    override: true\n    enabled: true\n"
     )
     config = Config(local_domains=["example.net"], trusted_authserv_ids=[TRUSTED_AUTHSERV])
     dns = DnsLists(nameservers=["127.0.0.1"], port=stub.port, timeout=0.5, budget=1.0)
@@ -221,3 +226,9 @@ def test_dns_rules_ship_disabled() -> None:
     check = build_rules_check(Config())
     assert not check.defines("SPAMHAUS_ZEN") and not check.defines("SPAMHAUS_DBL_LINK")
     assert check.by_id["SPAMHAUS_ZEN"].enabled is False
+
+
+def test_the_rule_that_rewards_a_dmarc_pass_ships_disabled() -> None:
+    check = build_rules_check(Config(trusted_authserv_ids=[TRUSTED_AUTHSERV]))
+    assert check.by_id["DMARC_PASS_ALLOWLISTED_SENDER"].enabled is False
+    assert hit_ids(check, PACK["DMARC_PASS_ALLOWLISTED_SENDER"][0].raw) == []
