@@ -49,6 +49,8 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
         ("milter:\n  socket_owner: no-such-user-here\n", ":2: milter.socket_owner: no such user"),
         ("thresholds: {tag: 9, quarantine: 8}\n", "thresholds: expected tag <= quarantine <= reject"),
         ("a: [unclosed\n", ":2: YAML syntax error"),
+        ("trusted_authserv_ids: ['mx.example.net; dkim=pass']\n",
+         ":1: trusted_authserv_ids: expected an authserv-id such as mx.example.com"),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
