@@ -12,8 +12,9 @@ Only Authentication-Results headers whose authserv-id is listed in ``trusted_aut
 as the checker reported it; ``domain`` the domain test of the result's domain (DMARC's
 header.from, DKIM's d=, SPF's envelope sender). Any one trusted result that fits is a match.
 A forged header can add results but never remove the checker's own, so rules that score
-failures cannot be talked down by a sender; think twice before rewarding a ``pass``, which
-the header of a domain nobody checked can claim if your border MTA lets such headers in.
+failures cannot be talked down by a sender. A rule that rewards a ``pass`` also needs the
+sender's own headers under your authserv-id dropped on arrival (the README's header_checks
+line), or a sender can claim the pass.
 """
 
 from __future__ import annotations
