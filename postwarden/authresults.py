@@ -135,13 +135,18 @@ def _unquote(value: str) -> str:
     return value
 
 
+def _normal_id(word: str) -> str:
+    """An authserv-id as every comparison sees it: unquoted, lower case, no trailing dot."""
+    return _unquote(word).lower().rstrip(".")
+
+
 def parse(value: str) -> list[AuthResult]:
     """Every result of one Authentication-Results header value; [] for ``none`` or nonsense."""
     segments = _segments(value[:MAX_CHARS])
     head = segments[0][0].split()
     if not head:
         return []
-    authserv_id = _unquote(head[0]).lower().rstrip(".")
+    authserv_id = _normal_id(head[0])
     results: list[AuthResult] = []
     for text, comments in segments[1:]:
         items = _ITEM.findall(_SPACED.sub(r"\1", text.strip()))
@@ -163,14 +168,12 @@ def parse(value: str) -> list[AuthResult]:
 
 def authserv_ids(configured: Iterable[str]) -> frozenset[str]:
     """The configured ids as ``trusted_results`` compares them (lower case, no trailing dot)."""
-    return frozenset(i.lower().rstrip(".") for i in configured)
+    return frozenset(_normal_id(i) for i in configured)
 
 
 def trusted_results(values: Iterable[str], trusted_ids: frozenset[str]) -> list[AuthResult]:
     """The results of the headers whose authserv-id is trusted (compared case-insensitively,
     ``trusted_ids`` lower case), in header order. Nothing is trusted when the set is empty."""
-    if not trusted_ids:
-        return []
     out: list[AuthResult] = []
     for value in values:
         if _first_word(value) in trusted_ids:  # only the trusted ones are worth parsing
@@ -183,4 +186,4 @@ def _first_word(value: str) -> str:
     comments dropped. A header that opens with a comment holding a ";" is missed (and so not
     trusted): no checker writes one."""
     head = _COMMENT.sub(" ", value[:MAX_CHARS].partition(";")[0]).split()
-    return _unquote(head[0]).lower().rstrip(".") if head else ""
+    return _normal_id(head[0]) if head else ""

@@ -73,10 +73,12 @@ class Facts:
 
     def memo(self, key: object, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per message for every rule that asks under ``key``: for values
-        that depend on a setting as well as on the message (the trusted authserv-ids)."""
-        if key not in self._values:
-            self._values[key] = compute()
-        return self._values[key]
+        that depend on a setting as well as on the message (the trusted authserv-ids). ``values``
+        does the same for an extractor without building a closure, once per rule and message."""
+        found = self._values.get(key)
+        if found is None:
+            found = self._values[key] = compute()
+        return found
 
     def budget(self, seconds: float) -> Budget:
         """The message's DNS budget, started by its first lookup."""
