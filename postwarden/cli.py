@@ -1,4 +1,4 @@
-"""The `postwarden` command: serve, reload, status, scan, check-config, check-rules, quarantine."""
+"""The `postwarden` command: the milter daemon and every operator tool under one name."""
 
 from __future__ import annotations
 

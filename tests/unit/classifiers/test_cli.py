@@ -91,6 +91,28 @@ def test_learn_from_moved_mail_then_switch_versions(tmp_path: Path,
     assert main(["model", "-c", str(config), "use", "no-such-version"]) == 1
 
 
+def test_moving_newsletters_to_ham_does_not_let_through_spam_that_borrows_their_words(
+        tmp_path: Path) -> None:
+    """A correction moves the weights only as far as the corrected mail needs (the margin of
+    ``learning._update_head``); driven on to certainty, as with a log loss, the newsletters'
+    words turned this spam into ham too (p 0.998 -> 0.29 with the shipped model)."""
+    from postwarden.classifiers.model_store import ModelStore
+
+    config = _config(tmp_path)
+    moved = tmp_path / "moved.mbox"
+    write_mbox(moved, [_newsletter(i) for i in range(40)])
+    spam = parse_message(_message(
+        "Deals <promo@deals-4u.example.biz>", "Save 50% this weekend only!",
+        "Click here to order now and save 50 percent. Limited time offer, act now! Cheap pills, "
+        "no prescription needed. http://deals-4u.example.biz/order"))
+    store = ModelStore(tmp_path / "models")
+    assert store.load("current").score(spam)["spam"].over
+    assert main(["learn", "-c", str(config), "--ham", str(moved), "--version", "site-1"]) == 0
+    after = store.load("current")
+    assert not after.score(parse_message(_newsletter(999)))["spam"].over
+    assert after.score(spam)["spam"].over
+
+
 def test_learn_refuses_a_worse_version_unless_forced(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     config = _config(tmp_path)
