@@ -61,7 +61,7 @@ from postwarden.classifiers.learning import learn
 from postwarden.classifiers.model_file import TextModel
 from postwarden.classifiers.split import TEST, TRAIN
 from postwarden.classifiers.text_hygiene import clean_raw
-from postwarden.classifiers.training import Example, decision, read_examples, train_model
+from postwarden.classifiers.training import HEAD_NEGATIVES, Example, decision, read_examples, train_model
 from postwarden.sources import read_messages
 
 PHISH_OLD = ("nazario-phishing/phishing0.mbox.gz", "nazario-phishing/phishing1.mbox.gz")
@@ -118,7 +118,9 @@ def _learns(example: Example, x: Experiment) -> bool:
     """Whether the experiment's model (and bogofilter) may learn from this example."""
     if example.label == "ham":
         return not _from(example, x.left_out)
-    return example.label == x.head and _from(example, x.learn)
+    if example.label == x.head:
+        return _from(example, x.learn)
+    return example.label in HEAD_NEGATIVES[x.head]  # the phishing head's spam (bogofilter: none)
 
 
 def train(examples: list[Example], x: Experiment, settings: FeaturiserSettings) -> TextModel:

@@ -33,9 +33,9 @@ from postwarden.classifiers.training import (
     HEAD_POSITIVES,
     decision,
     fit_head,
-    head_rows,
     read_examples,
     train_model,
+    training_rows,
 )
 
 SA = "spamassassin"
@@ -81,7 +81,7 @@ def _fit_fold(args):
     held = [e for e in examples if e.bucket % FOLDS == k]
     scores = {}
     for head in HEAD_POSITIVES:
-        w, b = fit_head(head_rows(train, head), head, featuriser, C)
+        w, b = fit_head(training_rows(train, head), head, featuriser, C)
         model_head = Head(head, w, b)
         scores[head] = dict(zip((id(e) for e in held), decision(model_head, held), strict=True))
     return k, {h: [s[id(e)] for e in held] for h, s in scores.items()}, [e.source for e in held]

@@ -152,6 +152,8 @@ def learn(model: TextModel, feedback: list[Example], check: list[Example], margi
     held_out = [e for e in feedback if e.split != TRAIN] + check
     heads = dict(model.heads)
     for name, head in model.heads.items():
+        # Unlike training, spam feedback is no "not phishing" for the phishing head: an operator's
+        # junk folder holds the phishing that came through too.
         rows = [e for e in learned if e.label == "ham" or e.label in HEAD_POSITIVES[name]]
         if rows:
             heads[name] = _update_head(head, rows, name, model.featuriser.dimension)

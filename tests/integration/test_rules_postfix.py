@@ -204,7 +204,10 @@ def _listening(port: int) -> bool:
 def test_an_earlier_milters_dmarc_failure_is_scored(behind_a_dmarc_milter: Stack) -> None:
     forged = [b"Authentication-Results: mx.forger.example; dmarc=pass",  # another id: not believed
               b"Authentication-Results: mx.example.net; spf=fail smtp.mailfrom=example.test"]  # ours: dropped
-    message_id, raw = make_message("Please confirm the transfer.\n", subject="Transfer", extra_headers=forged)
+    # plain words: the test is about the DMARC result, not the text (the phishing head scores
+    # "Please confirm the transfer." at about p = 0.5, as the BEC lure it reads like)
+    message_id, raw = make_message("The minutes of the meeting are below.\n", subject="Minutes",
+                                   extra_headers=forged)
     result = behind_a_dmarc_milter.send(raw)
     assert result.accepted, result
     delivered = behind_a_dmarc_milter.postfix.wait_delivered(message_id)

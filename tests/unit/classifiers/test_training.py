@@ -74,3 +74,37 @@ def test_nb_ratios_favour_features_of_the_positive_class() -> None:
     r = nb_ratios(X, y, np.ones(4))
     assert r[0] > 0 > r[1]
     assert abs(r[2]) < 1e-9
+
+
+def test_the_phishing_head_does_not_take_urgent_spam_for_phishing() -> None:
+    """Spam and phishing share their pressure ("act now", "limited time"); only phishing has
+    the lure to a login. Fitted on ham and phishing alone, the phishing head learns the pressure
+    as phishing and calls urgent spam phishing (quarantine-level score); fitted with spam as
+    "not phishing" too, it learns what is particular to phishing."""
+    import random
+
+    from postwarden.classifiers.features import FeaturiserSettings
+    from postwarden.classifiers.training import train_model
+
+    from .samples import _message
+
+    rng = random.Random(5)
+    ham_words = "meeting budget draft review schedule report project team thursday notes".split()  # noqa: SIM905 - reads better as text
+    pressure = "urgent act now limited time immediately final notice expires today".split()  # noqa: SIM905
+    goods = "pills discount replica watches casino loans cheap order shipping".split()  # noqa: SIM905
+    lure = "verify login password account suspended confirm identity credentials".split()  # noqa: SIM905
+
+    def mail(kind: str, i: int, words: list[str]) -> bytes:
+        body = " ".join(rng.choice(words) for _ in range(40))
+        return _message(f"{kind}@{kind}.example", " ".join(rng.sample(words, 4)), body,
+                        message_id=f"<{kind}-{i}@test>")
+
+    corpus = {"ham": [mail("ham", i, ham_words) for i in range(150)],
+              "spam": [mail("spam", i, pressure + goods) for i in range(150)],
+              "phish": [mail("phish", i, pressure + lure) for i in range(150)]}
+    model = train_model(examples_of(corpus), FeaturiserSettings(n_bits=16), C=10.0)
+    urgent_spam = [parse_message(mail("other", 1000 + i, pressure + pressure + goods)) for i in range(20)]
+    assert not any(model.score(m)["phish"].over for m in urgent_spam)
+    assert all(model.score(m)["spam"].over for m in urgent_spam)
+    phishing = [parse_message(mail("other", 2000 + i, pressure + lure)) for i in range(20)]
+    assert all(model.score(m)["phish"].over for m in phishing)
