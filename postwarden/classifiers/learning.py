@@ -59,6 +59,9 @@ class LearnReport:
     before: dict[str, float] = field(default_factory=dict)
     after: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    # the labels no held-out mail measured the new version on ("spam", "phish", "ham"): feedback
+    # of one class can still raise the other's error, and nothing here would show it
+    unchecked: list[str] = field(default_factory=list)
 
 
 def featurise_feedback(model: TextModel, label: str, paths: list[str],
@@ -167,6 +170,9 @@ def learn(model: TextModel, feedback: list[Example], check: list[Example], margi
     if not learned:
         report.accepted, report.reason = False, "no feedback message falls in the train buckets yet"
         return new, report
+    held_labels = {e.label for e in held_out}
+    report.unchecked = [label for label in ("ham", *HEAD_POSITIVES)
+                        if label not in held_labels and (label == "ham" or label in model.heads)]
     if held_out:
         report.before, report.after = error_rates(model, held_out), error_rates(new, held_out)
         worse = [h for h in report.after if report.after[h] > report.before.get(h, 0.0) + margin]

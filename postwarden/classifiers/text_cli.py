@@ -57,6 +57,8 @@ def add_parsers(sub: Any, config_arg: Any) -> None:
                        help="extra held-out ham to measure the new version on")
     learn.add_argument("--check-spam", nargs="+", action="extend", default=[], metavar="PATH",
                        help="extra held-out spam to measure the new version on")
+    learn.add_argument("--check-phish", nargs="+", action="extend", default=[], metavar="PATH",
+                       help="extra held-out phishing to measure the new version on")
     learn.add_argument("--force", action="store_true", help="keep the new version even if worse")
     learn.add_argument("--version", help="name of the new version (default: UTC time)")
 
@@ -203,7 +205,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
         for label, path in _labelled(args):
             new_feedback.extend(featurise_feedback(running, label, [path]))
         check = []
-        for label, paths in (("ham", args.check_ham), ("spam", args.check_spam)):
+        for label, paths in (("ham", args.check_ham), ("spam", args.check_spam),
+                             ("phish", args.check_phish)):
             if paths:
                 check.extend(featurise_feedback(running, label, paths, group="check"))
         version = running.featuriser.settings.version
@@ -223,6 +226,10 @@ def cmd_learn(args: argparse.Namespace) -> int:
         _say(f"{head}: held-out error {report.before[head]:.4f} -> {report.after[head]:.4f}")
     if report.reason:
         _say(report.reason)
+    for label in report.unchecked:
+        harm = "false positives" if label == "ham" else f"missed {label}"
+        _say(f"note: no held-out {label} to measure the new version on, so more {harm} would go "
+             f"unnoticed; add --check-{label} with some recent {label}")
     if not report.accepted:
         _say(f"refused: version {running.version} stays (use --force to keep the new one anyway)")
         return EXIT_PROBLEM

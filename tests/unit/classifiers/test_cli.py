@@ -72,7 +72,11 @@ def test_learn_from_moved_mail_then_switch_versions(tmp_path: Path,
     before = store.load("current")
     p_before = before.score(parse_message(_newsletter(999)))["spam"].probability
     assert main(["learn", "-c", str(config), "--ham", str(moved), "--version", "site-1"]) == 0
-    assert "version site-1 is current" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "version site-1 is current" in err
+    # ham alone cannot show missed spam: the operator is told what would check it
+    assert "more missed spam would go unnoticed; add --check-spam" in err
+    assert "add --check-phish" in err and "add --check-ham" not in err
     after = store.load("current")
     assert after.version == "site-1" and after.info["parent"] == before.version
     assert after.score(parse_message(_newsletter(999)))["spam"].probability < p_before
@@ -123,7 +127,8 @@ def test_learn_refuses_a_worse_version_unless_forced(tmp_path: Path,
     write_mbox(check, SPAM_SAMPLES)
     args = ["learn", "-c", str(config), "--ham", str(poisoned), "--check-spam", str(check)]
     assert main([*args, "--version", "bad-1"]) == 1
-    assert "refused" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "refused" in err and "add --check-spam" not in err
     assert not (tmp_path / "models" / "bad-1.joblib").exists()
     assert main([*args, "--version", "bad-2", "--force"]) == 0
     assert (tmp_path / "models" / "bad-2.joblib").exists()
