@@ -76,7 +76,8 @@ BOGOFILTER_CUTOFF = 0.99  # bogofilter's default spam_cutoff
 
 @dataclass(frozen=True)
 class Experiment:
-    """One head trained on ``learn``'s positives and the ham not in ``left_out``; tested on all of
+    """One head trained on ``learn``'s positives and the ham not in ``left_out`` (the phishing
+    head also on all the spam, as the shipped one: ``HEAD_NEGATIVES``); tested on all of
     ``tested`` (a later or earlier collection) or, when a ham source is left out, on that ham."""
 
     name: str

@@ -19,10 +19,11 @@ correction (BENCHMARKS.md, "Across years and sources"). Labels: ``spam`` is posi
 spam head, ``phish`` for the phishing head, and ``ham`` is negative for both.
 
 Measure: the error rates of each head at its threshold on the held-out feedback (and on any
-``--check-ham`` / ``--check-spam`` mail given), for each class on its own: false positives on
-ham, misses on spam or phishing. The new version is refused when any of them is worse than
-the running version's by more than ``models.learn_margin``, unless forced, so mail labelled
-wrongly (ham that is really spam) cannot quietly buy fewer false positives with more misses.
+``--check-ham`` / ``--check-spam`` / ``--check-phish`` mail given), for each class on its own:
+false positives on ham, misses on spam or phishing. The new version is refused when any of them
+is worse than the running version's by more than ``models.learn_margin``, unless forced, so
+mail labelled wrongly (ham that is really spam) cannot quietly buy fewer false positives with
+more misses.
 """
 
 from __future__ import annotations
