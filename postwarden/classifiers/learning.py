@@ -107,7 +107,8 @@ def merge_feedback(old: list[Example], new: list[Example]) -> list[Example]:
     return list(by_id.values())
 
 
-def _update_head(head: Head, examples: list[Example], name: str, dimension: int) -> Head:
+def _update_head(head: Head, examples: list[Example], name: str, dimension: int,
+                 threshold: float) -> Head:
     positives = set(HEAD_POSITIVES[name])
     X = matrix(examples, dimension)
     side = np.array([1.0 if e.label in positives else -1.0 for e in examples])
@@ -115,7 +116,7 @@ def _update_head(head: Head, examples: list[Example], name: str, dimension: int)
     Xs = sp.csr_matrix(X[:, touched])
     w0 = head.weights[touched].astype(np.float64)
     # the decision value at the threshold: Platt's sigmoid(a z + b) = threshold
-    at_threshold = (np.log(head.threshold / (1 - head.threshold)) - head.platt_b) / head.platt_a
+    at_threshold = (np.log(threshold / (1 - threshold)) - head.platt_b) / head.platt_a
     wanted = at_threshold + side * LEARN_MARGIN
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -130,18 +131,20 @@ def _update_head(head: Head, examples: list[Example], name: str, dimension: int)
     return Head(name, weights, head.intercept, head.platt_a, head.platt_b, head.threshold)
 
 
-def error_rates(model: TextModel, examples: list[Example]) -> dict[str, float]:
+def error_rates(model: TextModel, examples: list[Example],
+                thresholds: dict[str, float] | None = None) -> dict[str, float]:
     """Share misjudged at the threshold, per head and class: ``spam/ham`` is the false-positive
     rate of the spam head, ``spam/positive`` its miss rate (classes absent are left out)."""
     out = {}
     for name, head in model.heads.items():
+        threshold = (thresholds or {}).get(name, head.threshold)
         positives = set(HEAD_POSITIVES[name])
         rows = [e for e in examples if e.label == "ham" or e.label in positives]
         if not rows:
             continue
         y = np.array([e.label in positives for e in rows])
         z = np.array([float(np.dot(head.weights[e.indices], e.values)) + head.intercept for e in rows])
-        flagged = head.probabilities(z) >= head.threshold
+        flagged = head.probabilities(z) >= threshold
         if (~y).any():
             out[f"{name}/ham"] = float(np.mean(flagged[~y]))
         if y.any():
@@ -150,8 +153,14 @@ def error_rates(model: TextModel, examples: list[Example]) -> dict[str, float]:
 
 
 def learn(model: TextModel, feedback: list[Example], check: list[Example], margin: float,
-          force: bool = False, version: str | None = None) -> tuple[TextModel, LearnReport]:
-    """A new version learned from ``feedback`` (all of it, learned or held out by bucket)."""
+          force: bool = False, version: str | None = None,
+          thresholds: dict[str, float] | None = None) -> tuple[TextModel, LearnReport]:
+    """A new version learned from ``feedback`` (all of it, learned or held out by bucket).
+
+    ``thresholds`` are the operator's (``models.spam_threshold`` and ``phish_threshold``) where
+    set: corrections are put past the threshold the daemon uses, and measured at it, or a spam
+    fed back under a raised threshold would end up flagged only at the model's own."""
+    thresholds = {name: (thresholds or {}).get(name, head.threshold) for name, head in model.heads.items()}
     learned = [e for e in feedback if e.split == TRAIN]
     held_out = [e for e in feedback if e.split != TRAIN] + check
     heads = dict(model.heads)
@@ -160,7 +169,7 @@ def learn(model: TextModel, feedback: list[Example], check: list[Example], margi
         # junk folder holds the phishing that came through too.
         rows = [e for e in learned if e.label == "ham" or e.label in HEAD_POSITIVES[name]]
         if rows:
-            heads[name] = _update_head(head, rows, name, model.featuriser.dimension)
+            heads[name] = _update_head(head, rows, name, model.featuriser.dimension, thresholds[name])
     version = version or time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     info: dict[str, Any] = dict(model.info)
     info["parent"] = model.version
@@ -175,7 +184,8 @@ def learn(model: TextModel, feedback: list[Example], check: list[Example], margi
     report.unchecked = [label for label in ("ham", *HEAD_POSITIVES)
                         if label not in held_labels and (label == "ham" or label in model.heads)]
     if held_out:
-        report.before, report.after = error_rates(model, held_out), error_rates(new, held_out)
+        report.before = error_rates(model, held_out, thresholds)
+        report.after = error_rates(new, held_out, thresholds)
         worse = [h for h in report.after if report.after[h] > report.before.get(h, 0.0) + margin]
         if worse and not force:
             report.accepted = False

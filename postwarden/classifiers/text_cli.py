@@ -217,7 +217,9 @@ def cmd_learn(args: argparse.Namespace) -> int:
                  "mail to learn again to keep it")
         feedback = merge_feedback(kept, new_feedback)
         save_feedback(store.directory, feedback, version)
-        model, report = learn(running, feedback, check, settings.learn_margin, args.force, args.version)
+        overrides = {"spam": settings.spam_threshold, "phish": settings.phish_threshold}
+        model, report = learn(running, feedback, check, settings.learn_margin, args.force, args.version,
+                              {head: t for head, t in overrides.items() if t is not None})
     except (ConfigError, ModelError, SourceError, OSError) as exc:
         _say(str(exc))
         return EXIT_PROBLEM

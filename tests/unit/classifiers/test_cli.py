@@ -117,6 +117,28 @@ def test_moving_newsletters_to_ham_does_not_let_through_spam_that_borrows_their_
     assert after.score(spam)["spam"].over
 
 
+def test_spam_fed_back_is_flagged_at_the_threshold_the_operator_set(tmp_path: Path) -> None:
+    """Corrections go a margin past the threshold the daemon uses: with spam_threshold raised to
+    0.95, spam fed back must end up over 0.95, not only over the model's own 0.5."""
+    from postwarden.classifiers.model_store import ModelStore
+
+    config = tmp_path / "postwarden.yaml"
+    config.write_text(f"models:\n  directory: {tmp_path / 'models'}\n  spam_threshold: 0.95\n")
+
+    def offer(i: int) -> bytes:
+        return _message("Garden Supplies <offers@garden-supplies.example.com>", "Spring catalogue",
+                        "Our spring catalogue is here: seeds, tools and compost for your garden. Order "
+                        "online before Friday. http://garden-supplies.example.com/catalogue",
+                        message_id=f"<offer-{i}@garden>")
+
+    moved = tmp_path / "junk.mbox"
+    write_mbox(moved, [offer(i) for i in range(40)])
+    store = ModelStore(tmp_path / "models")
+    assert store.load("current").score(parse_message(offer(999)))["spam"].probability < 0.95
+    assert main(["learn", "-c", str(config), "--spam", str(moved), "--version", "site-1"]) == 0
+    assert store.load("current").score(parse_message(offer(999)))["spam"].probability >= 0.95
+
+
 def test_learn_refuses_a_worse_version_unless_forced(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     config = _config(tmp_path)
