@@ -6,17 +6,17 @@ text, no addresses). The same split rule as training decides each message's role
 the train buckets (70 percent) are learned from, the others are held out to measure whether
 the new version is better, so the verdict on a version is never given by the mail it learned.
 
-The update starts from the running version's weights and minimises, over all learned
-feedback, ``sum(hinge^2) + (1/2C) * ||w - w_running||^2`` (L-BFGS, only the weights of
-features that occur in the feedback move; the intercept and the calibration stay). A message's
-hinge is how far its decision value falls short of ``LEARN_MARGIN`` past the head's threshold,
-on the side its label says; a message already that far costs nothing. So the weights move only
-as far as the mistakes need, and a handful of messages corrects them without forgetting the
-corpus the model came from. The log loss used before pushed every fed message on towards
-certainty, and with it every other message sharing its words: newsletters moved to ham made the
-spam head miss several times more held-out spam than with the margin, for about the same
-correction (BENCHMARKS.md, "Across years and sources"). Labels: ``spam`` is positive for the
-spam head, ``phish`` for the phishing head, and ``ham`` is negative for both.
+The update starts from the running version's weights and minimises, over all learned feedback,
+``sum(hinge^2) + (1/2C) * ||w - w_running||^2`` (L-BFGS, only the weights of features that
+occur in the feedback move; the intercept and the calibration stay). A message's hinge is how
+far its decision value falls short of ``LEARN_MARGIN`` past the threshold the daemon uses (the
+operator's, where set), on the side its label says; a message already that far costs nothing.
+So the weights move only as far as the mistakes need, and a handful of messages corrects them
+without forgetting the corpus the model came from. The log loss used before pushed every fed
+message on towards certainty, and with it every other message sharing its words: newsletters
+moved to ham made the spam head miss several times more held-out spam than with the margin, for
+about the same correction (BENCHMARKS.md, "Across years and sources"). Labels: ``spam`` is
+positive for the spam head, ``phish`` for the phishing head, and ``ham`` is negative for both.
 
 Measure: the error rates of each head at its threshold on the held-out feedback (and on any
 ``--check-ham`` / ``--check-spam`` / ``--check-phish`` mail given), for each class on its own:
