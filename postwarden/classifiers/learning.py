@@ -41,7 +41,7 @@ from scipy.optimize import minimize
 
 from postwarden.classifiers.model_file import Head, TextModel
 from postwarden.classifiers.split import TRAIN, bucket, identity
-from postwarden.classifiers.training import HEAD_POSITIVES, Example, matrix
+from postwarden.classifiers.training import HEAD_POSITIVES, Example, decision, matrix
 from postwarden.message import parse_message
 from postwarden.sources import read_messages
 
@@ -115,9 +115,7 @@ def _update_head(head: Head, examples: list[Example], name: str, dimension: int,
     touched = np.unique(X.indices)
     Xs = sp.csr_matrix(X[:, touched])
     w0 = head.weights[touched].astype(np.float64)
-    # the decision value at the threshold: Platt's sigmoid(a z + b) = threshold
-    at_threshold = (np.log(threshold / (1 - threshold)) - head.platt_b) / head.platt_a
-    wanted = at_threshold + side * LEARN_MARGIN
+    wanted = head.decision_at(threshold) + side * LEARN_MARGIN
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         short = np.maximum(0.0, side * (wanted - (Xs @ w + head.intercept)))
@@ -131,20 +129,18 @@ def _update_head(head: Head, examples: list[Example], name: str, dimension: int,
     return Head(name, weights, head.intercept, head.platt_a, head.platt_b, head.threshold)
 
 
-def error_rates(model: TextModel, examples: list[Example],
-                thresholds: dict[str, float] | None = None) -> dict[str, float]:
-    """Share misjudged at the threshold, per head and class: ``spam/ham`` is the false-positive
-    rate of the spam head, ``spam/positive`` its miss rate (classes absent are left out)."""
+def error_rates(model: TextModel, examples: list[Example], thresholds: dict[str, float]) -> dict[str, float]:
+    """Share misjudged at each head's threshold, per head and class: ``spam/ham`` is the
+    false-positive rate of the spam head, ``spam/positive`` its miss rate (classes absent are
+    left out)."""
     out = {}
     for name, head in model.heads.items():
-        threshold = (thresholds or {}).get(name, head.threshold)
         positives = set(HEAD_POSITIVES[name])
         rows = [e for e in examples if e.label == "ham" or e.label in positives]
         if not rows:
             continue
         y = np.array([e.label in positives for e in rows])
-        z = np.array([float(np.dot(head.weights[e.indices], e.values)) + head.intercept for e in rows])
-        flagged = head.probabilities(z) >= threshold
+        flagged = head.probabilities(decision(head, rows)) >= thresholds[name]
         if (~y).any():
             out[f"{name}/ham"] = float(np.mean(flagged[~y]))
         if y.any():

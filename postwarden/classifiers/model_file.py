@@ -57,6 +57,10 @@ class Head:
     def probabilities(self, z: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-np.clip(self.platt_a * z + self.platt_b, -500, 500)))
 
+    def decision_at(self, p: float) -> float:
+        """The decision value whose calibrated probability is ``p`` (0 < p < 1)."""
+        return (math.log(p / (1 - p)) - self.platt_b) / self.platt_a
+
 
 @dataclass
 class HeadScore:
