@@ -12,6 +12,7 @@ from postwarden.authresults import authserv_ids
 from postwarden.authresults import parse as parse_auth_results
 from postwarden.engine import Engine
 from postwarden.envelope import fill_envelope_from_headers
+from postwarden.message import decode_header_value
 from postwarden.sources import StoredMessage, read_messages
 from postwarden.transaction import transaction_from_bytes
 from postwarden.verdict import Verdict
@@ -47,7 +48,7 @@ def authentication_of(headers: list[tuple[str, bytes]], trusted_ids: list[str]) 
     trusted = authserv_ids(trusted_ids)
     return [{"authserv_id": r.authserv_id, "result": r.describe(), "trusted": r.authserv_id in trusted}
             for name, value in headers if name.lower() == "authentication-results"
-            for r in parse_auth_results(value.decode("utf-8", "replace"))]
+            for r in parse_auth_results(decode_header_value(value))]
 
 
 def format_line(source: str, verdict: Verdict, as_json: bool) -> str:
