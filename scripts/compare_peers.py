@@ -10,11 +10,12 @@ Stages (each caches its scores under --work, so a slow stage runs once):
 
 Every program sees the same bytes: the message without other filters' verdict headers
 (text_hygiene.clean_raw(verdicts_only=True)); postwarden's featuriser then ignores the rest of
-its strip list itself. SpamAssassin runs as `spamd -L` (local tests, Bayes off):
+its strip list itself.
 
-  mkdir /tmp/sa-site && cp -r /etc/spamassassin/* /tmp/sa-site/
-  printf 'use_bayes 0\nbayes_auto_learn 0\n' >> /tmp/sa-site/local.cf
-  spamd -L --siteconfigpath=/tmp/sa-site -x -u nobody -i 127.0.0.1 -p 17830 -m 2 -d
+The peers stage needs Debian's bogofilter, spamassassin, spamc and spamd and installs the ones
+missing with apt-get (as root). It starts its own `spamd -L` (local tests only) on a free
+loopback port, with a copy of /etc/spamassassin under --work that turns Bayes and auto-learning
+off, and stops it when done; --spamd-port uses a spamd already running instead.
 
 Usage:
 
@@ -29,10 +30,14 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from train_default_model import SA, SOURCES
@@ -104,13 +109,75 @@ def bogofilter_scores(train: dict[str, list[bytes]], test: list[tuple[str, bytes
         shutil.rmtree(home, ignore_errors=True)
 
 
+# Debian package -> a command it installs that the peers stage runs.
+PEER_PACKAGES = {"bogofilter": "bogofilter", "spamassassin": "spamassassin", "spamc": "spamc",
+                 "spamd": "spamd"}
+
+
+def install_peers() -> None:
+    """Install the peers' Debian packages that are missing (apt-get, as root), or say which."""
+    missing = [pkg for pkg, command in PEER_PACKAGES.items() if shutil.which(command) is None]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"compare_peers: missing {' '.join(missing)}: run as root, or apt-get install them")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+                   check=True, env=env)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def spamd_running(work: Path, jobs: int) -> Iterator[int]:
+    """A private ``spamd -L`` on a free loopback port, Bayes and auto-learning off; yields the port.
+
+    The site configuration is a copy of Debian's with two lines added, so the rules are the
+    package's own and nothing on the machine is changed. spamd refuses to run as root and falls
+    back to the user named by ``-u``, who must be able to read the copy.
+    """
+    site = work / "sa-site"
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree("/etc/spamassassin", site)
+    with (site / "local.cf").open("a") as local:
+        local.write("\nuse_bayes 0\nbayes_auto_learn 0\n")
+    for path in (work, site, *site.rglob("*")):
+        path.chmod(path.stat().st_mode | 0o755 if path.is_dir() else path.stat().st_mode | 0o644)
+    port = _free_port()
+    log = (work / "spamd.log").open("wb")
+    spamd = subprocess.Popen(["spamd", "-L", f"--siteconfigpath={site}", "-x", "-u", "nobody",
+                              "-i", "127.0.0.1", "-p", str(port), "-m", str(jobs)],
+                             stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while subprocess.run(["spamc", "-p", str(port), "-K"], capture_output=True).returncode != 0:
+            if spamd.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"spamd did not start; see {work / 'spamd.log'}")
+            time.sleep(0.5)
+        yield port
+    finally:
+        spamd.terminate()
+        spamd.wait(timeout=30)
+        log.close()
+
+
 def _spamc(raw: bytes, port: int) -> float:
-    result = subprocess.run(["spamc", "-p", str(port), "-s", "4000000", "-c"], input=raw,
+    """SpamAssassin's score of one message. ``-x``: an error is an exit code, not the "0/0" that
+    spamc's safe fallback would print for a message it could not have scored."""
+    result = subprocess.run(["spamc", "-x", "-p", str(port), "-s", "4000000", "-c"], input=raw,
                             capture_output=True, check=False, timeout=300)
+    if result.returncode not in (0, 1):  # -c: 1 spam, 0 ham
+        raise RuntimeError(f"spamc failed ({result.returncode}): {result.stderr.decode(errors='replace')}")
     return float(result.stdout.decode().split("/")[0])
 
 
 def stage_peers(args: argparse.Namespace) -> None:
+    install_peers()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     sets = corpus_sets(Path(args.corpora))
@@ -124,8 +191,16 @@ def stage_peers(args: argparse.Namespace) -> None:
     (work / "bogofilter.json").write_text(json.dumps(bogo))
     print("bogofilter done", flush=True)
     messages = test["ham"] + test["spam"] + test["phish"]
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        values = list(pool.map(lambda item: _spamc(item[1], args.spamd_port), messages))
+
+    def score_all(port: int) -> list[float]:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            return list(pool.map(lambda item: _spamc(item[1], port), messages))
+
+    if args.spamd_port:
+        values = score_all(args.spamd_port)
+    else:
+        with spamd_running(work, args.jobs) as port:
+            values = score_all(port)
     (work / "spamassassin.json").write_text(json.dumps({s: v for (s, _), v in zip(messages, values,
                                                                                      strict=True)}))
     print("spamassassin done", flush=True)
@@ -197,8 +272,9 @@ def main() -> int:
     parser.add_argument("--corpora", default=os.path.join("..", "shared", "corpora"))
     parser.add_argument("--work", default="/tmp/pw-peers")
     parser.add_argument("--model", default="postwarden/data/models/default.joblib")
-    parser.add_argument("--spamd-port", type=int, default=17830,
-                        help="a running `spamd -L` (see BENCHMARKS.md for its flags)")
+    parser.add_argument("--spamd-port", type=int, default=None,
+                        help="use a spamd already running on this loopback port (run with -L and "
+                             "Bayes off) instead of starting one")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     if args.stage == "peers":
