@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import smtplib
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,3 +139,57 @@ def test_sigterm_lets_the_message_in_flight_finish_and_defers_new_ones(
     assert proc is not None
     assert proc.wait(20) == 0
     assert "still in flight" not in stack.daemon.stderr()
+
+
+def _hold_a_message_in_flight(stack: Stack, session: smtplib.SMTP) -> None:
+    """Start a message and stop in the middle of its body, with the daemon counting it."""
+    session.ehlo()
+    assert session.mail("sender@example.test")[0] == 250
+    assert session.rcpt("user@example.test")[0] == 250
+    session.putcmd("data")
+    assert session.getreply()[0] == 354
+    session.send(b"Subject: half a message\r\n\r\nthe rest never comes\r\n")
+    wait_until(lambda: "in-flight 1" in stack.daemon.control("status").stdout, 10,
+               "the daemon to see the message")
+
+
+def test_a_second_sigterm_stops_at_once_though_a_message_is_in_flight(
+        make_stack: Callable[..., Stack]) -> None:
+    """The first SIGTERM waits up to shutdown_grace for the message on the wire; the second is
+    the administrator saying "now": the daemon exits in libmilter's few seconds of stopping, not
+    after another grace period."""
+    stack = make_stack(default_action="tempfail", shutdown_grace=60.0)
+    proc = stack.daemon.proc
+    assert proc is not None
+    session = smtplib.SMTP("127.0.0.1", stack.postfix.port, timeout=90)
+    try:
+        _hold_a_message_in_flight(stack, session)
+        stack.daemon.signal(signal.SIGTERM)
+        wait_until(lambda: "stopping after 1 message(s) in flight" in stack.daemon.stderr(), 15,
+                   "the daemon to start draining")
+        stack.daemon.signal(signal.SIGTERM)
+        proc.wait(20)  # raises TimeoutExpired if it waits out the grace period instead
+    finally:
+        session.close()  # no QUIT: Postfix would read it as part of the unfinished body
+    assert "1 message(s) still in flight at exit" in stack.daemon.stderr()
+
+
+def test_a_message_that_never_finishes_holds_the_stop_up_by_shutdown_grace_only(
+        make_stack: Callable[..., Stack]) -> None:
+    """README: after at most shutdown_grace seconds the daemon exits. libmilter serves no
+    session once it has stopped, so a message still unfinished then is not waited for again."""
+    stack = make_stack(default_action="tempfail", shutdown_grace=12.0)
+    proc = stack.daemon.proc
+    assert proc is not None
+    session = smtplib.SMTP("127.0.0.1", stack.postfix.port, timeout=90)
+    try:
+        _hold_a_message_in_flight(stack, session)
+        started = time.monotonic()
+        stack.daemon.signal(signal.SIGTERM)
+        proc.wait(40)
+        waited = time.monotonic() - started
+    finally:
+        session.close()
+    # the grace, then libmilter's stop (about 5 s); another grace period would make it 29 s
+    assert 12.0 <= waited < 24.0, waited
+    assert "still in flight after 12s" in stack.daemon.stderr()
