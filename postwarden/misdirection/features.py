@@ -69,7 +69,9 @@ INDEX = {name: i for i, name in enumerate(NAMES)}
 
 
 def _lw(x: float) -> float:
-    return math.log1p(max(x, 0.0))
+    """log1p of x, 0 for a negative x: ``log1p(max(x, 0.0))`` without the call to max (a
+    hundred of these a message), the same float for every x, NaN and -0.0 included."""
+    return 0.0 if x < 0.0 else math.log1p(x)
 
 
 def _name_parts(address: str) -> tuple[str, str]:
@@ -149,7 +151,7 @@ def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
     hist = m.hist
     words = evidence.words
     x[NEVER_MAILED] = 0.0 if known else 1.0
-    x[CONTACT_WEIGHT] = _lw(weight)
+    x[CONTACT_WEIGHT] = own_lw = _lw(weight)  # compared with others' below, taken once
     if ev.contact:
         x[CONTACT_COUNT] = _lw(ev.contact.count)
         x[CONTACT_AGE] = _lw((now - ev.contact.last) / DAY) / 6.0
@@ -162,20 +164,20 @@ def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
         x[NEAR_DOMAIN] = _lw(1.0 + ev.near_domain.weight_at(now, h))
     for column, ref in ((SAME_FIRST_NAME, ev.same_first), (SAME_PREFIX, ev.same_prefix)):
         if ref is not None:
-            x[column] = max(0.0, _lw(ref.weight_at(now, h)) - _lw(weight))
+            x[column] = max(0.0, _lw(ref.weight_at(now, h)) - own_lw)
     if m.corporate and addr.is_freemail(ev.rcpt.domain):  # a freemail recipient is not one of them
         x[FREEMAIL_AMONG_CORPORATE] = 1.0
     if n_others:
         x[MULTIPLE_RECIPIENTS] = 1.0
         if ev.ties:
             x[TIE_MAX] = _lw(max(ev.ties))
-            tied = sum(1 for t in ev.ties if t > 0)
+            tied = len([t for t in ev.ties if t > 0])
             x[TIE_SHARE] = tied / len(ev.ties)
             if known and not tied:
                 x[KNOWN_BUT_UNTIED] = 1.0
         other_w = _largest_but(m.top_weights, index)
         x[OTHERS_NEW] = (m.unknown - (0 if known else 1)) / n_others
-        x[WEIGHT_GAP] = max(0.0, _lw(other_w) - _lw(weight))  # type: ignore[arg-type]
+        x[WEIGHT_GAP] = max(0.0, _lw(other_w) - own_lw)  # type: ignore[arg-type]
     own = m.cosines[index] or 0.0
     x[CONTENT] = own
     other_c = _largest_but(m.top_cosines, index)
@@ -204,7 +206,7 @@ def _row(evidence: MessageEvidence, index: int, m: _Message) -> list[float]:
         x[NEAR_ADDRESS_IN_TEXT] = 1.0
     if not known:
         x[NAME_TYPO_IN_TEXT] = _name_typo(address, words, m.by_initial)
-    if not last_in_text:
+    if not last_in_text and evidence.word_tokens:  # empty unless some entry names a last name
         refs = [r for r in (ev.near_contact, ev.near_org_contact, *ev.resembled_refs) if r is not None]
         if any(r.name and r.name in evidence.word_tokens for r in refs):
             x[RESEMBLED_NAME_IN_TEXT] = 1.0

@@ -22,7 +22,9 @@ Recipients or domains the sender does not know add one more call: the organisati
 centroid, ties and name parts of each new recipient, and the near-miss keys, each index entry
 found followed to the sender's counter of the address it names. A known contact's
 organisation-wide counter and centroid are read only by ``learn``, which updates them: its
-score does not use them. Keys go to the store grouped by bucket (``HistoryStore.read``).
+score does not use them. Keys go to the store grouped by bucket (``HistoryStore.read``), and
+each call is answered while the history does what does not need its answer
+(``HistoryStore.reading``): a store on the network works meanwhile.
 Tokens of addresses and names are kept in bounded caches; pair and thread tokens, which seldom
 recur, are hashed without one.
 """
@@ -33,6 +35,7 @@ import functools
 import hashlib
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -173,6 +176,19 @@ class _RecipientKeys(NamedTuple):
 # A recipient new to the sender, with the keys of its organisation-wide evidence: the tie to the
 # sender, the ties to each co-recipient, and its name parts in the organisation's vocabulary.
 _OrgKeys = tuple[RecipientEvidence, Key, list[Key], list[Key]]
+# A recipient or domain new to the sender, with its near-miss keys: the delete-variants of its
+# address, those of its domain, and its local part's key (the same person at another domain).
+_NearKeys = tuple[RecipientEvidence, list[str], list[str], str]
+
+
+class _NearMisses(NamedTuple):
+    """The near-miss round trip of one message (``_near_miss_keys``): what it asks, and how to
+    read what it finds into the evidence of each recipient it concerns."""
+
+    groups: list[Group]
+    org: list[_OrgKeys]
+    new: list[RecipientEvidence]  # the recipients new to the sender
+    wanted: list[_NearKeys]
 
 
 class Tokens:
@@ -238,9 +254,15 @@ def thread_subject(subject: str) -> str:
     return text if len(text) >= 4 else ""
 
 
-def _pairs(tokens: list[str]) -> list[tuple[int, int]]:
+def _pairs(tokens: Sequence[object]) -> list[tuple[int, int]]:
     n = min(len(tokens), MAX_PAIR_RECIPIENTS)
     return [(i, j) for i in range(n) for j in range(i + 1, n)]
+
+
+def _pair_index(i: int, j: int, n: int) -> int:
+    """Where the pair (i, j), i < j, comes in ``_pairs`` of n tokens (n at most
+    MAX_PAIR_RECIPIENTS): the pairs of every i before it, then j's place after i."""
+    return i * (2 * n - i - 1) // 2 + j - i - 1
 
 
 class RecipientHistory:
@@ -315,7 +337,7 @@ class RecipientHistory:
         if packed is not None:
             token, domain, first, pre, internal = packed.split("\0")
             return _RecipientKeys(token, domain, first or None, pre or None, internal == "1")
-        domain = addr.split(r.address)[1]
+        domain = r.domain  # the cached property: the features read it too
         first, pre = self._name_keys(r)
         keys = _RecipientKeys(self.tok("a", r.address), self.tok("d", domain), first, pre,
                               domain in self.local_domains)
@@ -328,6 +350,10 @@ class RecipientHistory:
 
     def lookup(self, sender: str, rcpts: list[Recipient], subject: str, text: str,
                now: float) -> MessageEvidence:
+        """What the store knows of this sender and these recipients. Each round trip is read
+        while the client does what does not need its answer (``HistoryStore.reading``): the
+        message's vector and words during the first, during the second every recipient's name
+        entries, centroids and ties, which the first one brought."""
         tok = self.tok
         s = tok("a", sender)
         cs, ds, xs, vs, ts, ps = "c:" + s, "d:" + s, "x:" + s, "v:" + s, "t:" + s, "p:" + s
@@ -335,11 +361,11 @@ class RecipientHistory:
         rkeys = [self._recipient_keys(r) for r in rcpts]
         toks = [k.token for k in rkeys]
         domains = list(dict.fromkeys(k.domain for k in rkeys))  # recipients share domains
-        names = [key for k in rkeys for key in (k.first, k.prefix) if key]
+        # recipients share first names and prefixes too: each entry read (and followed) once
+        names = list(dict.fromkeys(key for k in rkeys for key in (k.first, k.prefix) if key))
         greet = greeting(text)
         greet_key = tok("f", greet) if greet else ""
-        pairs = _pairs(toks)
-        pair_tokens = self._pair_tokens(toks, pairs)
+        pair_tokens = self._pair_tokens(toks, _pairs(toks))
         subject_key = thread_subject(subject)
         thread = tok("t", subject_key) if subject_key else ""
         on_tokens = tok.many("t", [f"{subject_key}\0{r.address}" for r in rcpts]) if thread else []
@@ -350,30 +376,49 @@ class RecipientHistory:
             ("f", ts, [thread, *on_tokens] if thread else [], ""),
             # name keys, with the centroid of the contact each points at
             ("f>", xs, names, vs), ("f>", x2, names, vs)]
-        counters, fields = self.store.read([g for g in groups if g[2]])
-        vector = textvec.text_vector(subject, text)
-        words = frozenset(textvec._WORD.findall((subject + " " + text[:textvec.MAX_CHARS]).lower()))
-        alive, alive_ref = self._alive, self._alive_ref
+        with self.store.reading([g for g in groups if g[2]]) as answer:
+            vector = textvec.text_vector(subject, text)  # while the store looks up
+            words = frozenset(textvec._WORD.findall((subject + " " + text[:textvec.MAX_CHARS]).lower()))
+            counters, fields = answer()
+        alive = self._alive
         sender_entry = alive(counters.get(("m", s)), now)
         evidence = MessageEvidence(
             sender=sender, now=now, half_life=self.half_life,
             sender_messages=sender_entry.count if sender_entry else 0.0,
-            sender_novelty=_share(self._alive(counters.get(("mn", s)), now), sender_entry, now,
-                                  self.half_life),
+            sender_novelty=_share(alive(counters.get(("mn", s)), now), sender_entry, now, self.half_life),
             recipients=[], vector=vector, words=words,
             text=(subject + "\n" + text[:textvec.MAX_CHARS]).lower(),
             thread=thread, subject_key=subject_key,
             thread_known=bool(thread and (ts, thread) in fields),
-            greeting=greet, greeted=alive_ref(fields.get((xs, greet_key)), now) if greet_key else None)
-        cget, fget = counters.get, fields.get
-        unresolved: list[tuple[RecipientEvidence, str]] = []  # contacts whose centroid is still wanted
-        for n, (r, k) in enumerate(zip(rcpts, rkeys, strict=True)):
-            t, d = k.token, k.domain
-            ev = RecipientEvidence(rcpt=r, token=t, internal=k.internal)
-            ev.contact = alive(cget((cs, t)), now)
-            ev.domain_sender = alive(cget((ds, d)), now)
-            ev.domain_org = alive(cget(("o", d)), now)
+            greeting=greet, greeted=self._alive_ref(fields.get((xs, greet_key)), now) if greet_key else None)
+        cget = counters.get
+        for r, k in zip(rcpts, rkeys, strict=True):  # what decides the near-miss round trip
+            ev = RecipientEvidence(rcpt=r, token=k.token, internal=k.internal)
+            ev.contact = alive(cget((cs, k.token)), now)
+            ev.domain_sender = alive(cget((ds, k.domain)), now)
+            ev.domain_org = alive(cget(("o", k.domain)), now)
             ev.org_unread = ev.contact is not None  # else the near-miss round trip reads them
+            evidence.recipients.append(ev)
+        near = self._near_miss_keys(s, evidence, pair_tokens)
+        with self.store.reading(near.groups) as answer:
+            self._contact_evidence(s, evidence, rkeys, fields, on_tokens)  # while the store looks up
+            self._ties(evidence, counters, ps, pair_tokens)
+            self._near_miss_evidence(s, evidence, near, *answer())
+        if any(ref is not None and ref.name for ev in evidence.recipients
+               for ref in (*ev.resembled_refs, ev.near_contact, ev.near_org_contact)):
+            evidence.word_tokens = frozenset(self.tok("w", w) for w in words if w.isalpha())
+        return evidence
+
+    def _contact_evidence(self, s: str, evidence: MessageEvidence, rkeys: list[_RecipientKeys],
+                          fields: dict[Key, bytes], on_tokens: list[str]) -> None:
+        """Each recipient's entries under its first name and prefix, whether it was on the
+        thread, its centroid, and the centroid of the contact it resembles, from the first
+        round trip: the store followed every name entry to the centroid it names, so none is
+        asked for again (one that is missing there is gone)."""
+        xs, x2, vs, ts = "x:" + s, "x2:" + s, "v:" + s, "t:" + s
+        now, thread, alive_ref, fget = evidence.now, evidence.thread, self._alive_ref, fields.get
+        for n, (ev, k) in enumerate(zip(evidence.recipients, rkeys, strict=True)):
+            t = k.token
             if k.first:  # each entry unpacked once: the strongest is same_first unless it is this one
                 top = alive_ref(fget((xs, k.first)), now)
                 ev.first_refs = (top, alive_ref(fget((x2, k.first)), now))
@@ -389,42 +434,40 @@ class RecipientHistory:
             raw = fget((vs, t))
             ev.vector = textvec.unpack(raw) if raw and ev.contact else None
             ref = _strongest(ev.resembled_refs)
-            if ref is not None:
-                raw = fget((vs, ref.token))
-                if raw is None:  # not followed (or gone): the next round trip asks for it
-                    unresolved.append((ev, ref.token))
-                else:
-                    ev.resembled_vector = textvec.unpack(raw)
-            evidence.recipients.append(ev)
-        if pairs:
-            recipients, h = evidence.recipients, self.half_life
-            for (i, j), pair in zip(pairs, pair_tokens, strict=True):
-                entry = cget((ps, pair))  # most pairs were never mailed together: no call for those
-                entry = alive(entry, now) if entry is not None else None
-                w = entry.weight_at(now, h) if entry else 0.0
-                recipients[i].ties.append(w)
-                recipients[j].ties.append(w)
-        self._near_misses(s, evidence, unresolved)
-        if any(ref is not None and ref.name for ev in evidence.recipients
-               for ref in (*ev.resembled_refs, ev.near_contact, ev.near_org_contact)):
-            evidence.word_tokens = frozenset(self.tok("w", w) for w in words if w.isalpha())
-        return evidence
+            raw = fget((vs, ref.token)) if ref is not None else None
+            ev.resembled_vector = textvec.unpack(raw) if raw is not None else None
 
-    def _near_misses(self, s: str, evidence: MessageEvidence,
-                     unresolved: list[tuple[RecipientEvidence, str]]) -> None:
-        """One more round trip, only for what the sender does not know: which unknown recipient
-        or domain is almost a known one, what the organisation knows of a recipient new to the
-        sender (its counter, centroid, ties and name parts), and any resembled contact's
-        centroid the first round trip did not bring (which with the follows above is none).
+    def _ties(self, evidence: MessageEvidence, counters: dict[Key, Entry], ps: str,
+              pair_tokens: list[str]) -> None:
+        """Each recipient's ties: the decayed weight of the sender's mail to it and each
+        co-recipient together (the first round trip read the pairs, in ``_pairs`` order)."""
+        now, h, alive, cget = evidence.now, self.half_life, self._alive, counters.get
+        recipients = evidence.recipients
+        for (i, j), pair in zip(_pairs(recipients), pair_tokens, strict=True):
+            entry = cget((ps, pair))  # most pairs were never mailed together: no call for those
+            entry = alive(entry, now) if entry is not None else None
+            w = entry.weight_at(now, h) if entry else 0.0
+            recipients[i].ties.append(w)
+            recipients[j].ties.append(w)
+
+    def _near_miss_keys(self, s: str, evidence: MessageEvidence, pair_tokens: list[str]) -> _NearMisses:
+        """The second round trip, only for what the sender does not know: which unknown
+        recipient or domain is almost a known one, and what the organisation knows of a
+        recipient new to the sender (its counter, centroid, ties and name parts). No groups when
+        every recipient and domain is known (``reading`` then makes no call).
 
         Near-miss keys of addresses live in the organisation index only (one entry per address,
         not per sender and address, which keeps a store of a million pairs small); whether the
         resembled address is this sender's contact comes in the same round trip, by following
-        each index entry found to the sender's counter of the address it names.
+        each index entry found to the sender's counter of the address it names. Not folded into
+        the first round trip: before it nobody knows which recipients are new, so every
+        recipient's ~17 delete-variants would be hashed and sent, ~20 µs of client time each,
+        ~0.2 ms a message even for mail to known contacts, which takes no second round trip
+        (BENCHMARKS.md, "Speed").
         """
         xs, cs = "x:" + s, "c:" + s
-        org = self._org_keys(s, evidence)
-        wanted: list[tuple[RecipientEvidence, list[str], list[str], str]] = []
+        org = self._org_keys(s, evidence, pair_tokens)
+        wanted: list[_NearKeys] = []
         new = [ev for ev in evidence.recipients if ev.contact is None]
         local_keys: list[str] = []
         domain_keys: list[str] = []
@@ -448,22 +491,20 @@ class RecipientHistory:
             ("c", "on", [key[1] for *_, names in org for key in names], ""),
             ("c", "oc", new_tokens, ""), ("f", "ov", new_tokens, ""),
             ("c>", "xo", local_keys, cs),  # each entry found comes back with the sender's counter it names
-            ("f", xs, domain_keys + local_part_keys, ""), ("f", "xo", domain_keys, ""),
-            ("f", "v:" + s, [token for _, token in unresolved], "")]
-        groups = [g for g in groups if g[2]]
-        if not groups:
-            return
-        mine, fields = self.store.read(groups)
-        for ev, token in unresolved:
-            raw = fields.get(("v:" + s, token))
-            ev.resembled_vector = textvec.unpack(raw) if raw else None
-        now = evidence.now
-        for ev in new:
+            ("f", xs, domain_keys + local_part_keys, ""), ("f", "xo", domain_keys, "")]
+        return _NearMisses([g for g in groups if g[2]], org, new, wanted)
+
+    def _near_miss_evidence(self, s: str, evidence: MessageEvidence, near: _NearMisses,
+                            mine: dict[Key, Entry], fields: dict[Key, bytes]) -> None:
+        """What the second round trip found (``_near_miss_keys``), into each new recipient's
+        evidence."""
+        xs, cs, now = "x:" + s, "c:" + s, evidence.now
+        for ev in near.new:
             ev.org_contact = self._alive(mine.get(("oc", ev.token)), now)
             raw = fields.get(("ov", ev.token))
             ev.org_vector = textvec.unpack(raw) if raw else None
-        self._org_evidence(org, evidence, mine)  # the organisation's counters came in this round trip
-        for ev, local, domain, same_local in wanted:
+        self._org_evidence(near.org, evidence, mine)  # the organisation's counters came in this round trip
+        for ev, local, domain, same_local in near.wanted:
             refs = {ref.token: ref for ref in (self._alive_ref(fields.get(("xo", k)), now, own=ev.token)
                                                for k in local) if ref is not None}
             own_domain = self.tok("d", ev.rcpt.domain)
@@ -482,20 +523,23 @@ class RecipientHistory:
             ev.near_contact = _strongest(own)
             ev.near_org_contact = _strongest(refs.values()) if not own else None
 
-    def _org_keys(self, s: str, evidence: MessageEvidence) -> list[_OrgKeys]:
+    def _org_keys(self, s: str, evidence: MessageEvidence, pair_tokens: list[str]) -> list[_OrgKeys]:
         """Organisation-wide counters for each recipient the sender never wrote to: its ties
         (anyone's mail with it and this sender, or it and a co-recipient) and its name parts
         (used only when nobody here knows it, which its counter, read in the same round trip,
-        tells). Made once per message, for the look-up and for reading what it found."""
-        toks = [ev.token for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS]]
-        new = [ev for ev in evidence.recipients[:MAX_PAIR_RECIPIENTS] if ev.contact is None]
-        texts = []  # every pair's text, hashed in one loop (pair tokens seldom recur: no cache)
-        for ev in new:
-            for t in (s, *(t for t in toks if t != ev.token)):
-                texts.append(f"{t} {ev.token}" if t <= ev.token else f"{ev.token} {t}")
-        pairs = iter(self.tok.many("p", texts))
-        return [(ev, ("op", next(pairs)), [("op", next(pairs)) for t in toks if t != ev.token],
-                 [("on", t) for t in self.name_part_tokens(ev.rcpt.address)]) for ev in new]
+        tells). Made once per message, for the look-up and for reading what it found. A tie
+        with a co-recipient is the pair the sender's own tie was read under (``pair_tokens``, in
+        ``_pairs`` order): only the pair with the sender is hashed here."""
+        recipients = evidence.recipients[:MAX_PAIR_RECIPIENTS]
+        n = len(recipients)
+        toks = [ev.token for ev in recipients]
+        new = [(k, ev) for k, ev in enumerate(recipients) if ev.contact is None]
+        with_sender = self._pair_tokens([s, *(ev.token for _, ev in new)],
+                                        [(0, j) for j in range(1, len(new) + 1)])
+        return [(ev, ("op", tie), [("op", pair_tokens[_pair_index(min(i, k), max(i, k), n)])
+                                   for i, t in enumerate(toks) if t != ev.token],
+                 [("on", t) for t in self.name_part_tokens(ev.rcpt.address)])
+                for (k, ev), tie in zip(new, with_sender, strict=True)]
 
     def _org_evidence(self, org_keys: list[_OrgKeys], evidence: MessageEvidence,
                       org: dict[Key, Entry]) -> None:

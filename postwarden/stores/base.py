@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 Key = tuple[str, str]
@@ -177,3 +177,13 @@ class HistoryStore(abc.ABC):
         follow = [((bucket, m), kind[0], target) for kind, bucket, members, target in groups
                   if kind[-1] == ">" for m in members]
         return self.lookup(counters, fields, follow)
+
+    @contextlib.contextmanager
+    def reading(self, groups: Sequence[Group]) -> Iterator[Callable[[], Found]]:
+        """``read``, begun on entry and answered by the function it yields, so the caller can
+        work while a store on the network answers: the history computes what does not depend
+        on the answer meanwhile (BENCHMARKS.md, "Speed"). Call the function at most once,
+        inside the block; leaving the block without calling it abandons the read. This
+        version reads on entry (an embedded store has no server to work meanwhile)."""
+        found = self.read(groups)
+        yield lambda: found

@@ -9,17 +9,20 @@ Redis itself forgets senders and contacts nobody used for that long; ``purge`` a
 removes stale members of live buckets.
 
 A look-up is one Lua script call (``LOOKUP_LUA``): every bucket's HMGET and every followed
-reference in one round trip, answered as one packed string. The keys of one call span many
-hashes, so this needs a single Redis server (or a proxy that keeps a script's keys together),
-not Redis Cluster, which the store never supported.
+reference in one round trip, answered as one packed string, sent on a connection of the
+client's pool and read when the caller asks (``reading``), so the caller works while the server
+does. The keys of one call span many hashes, so this needs a single Redis server (or a proxy
+that keeps a script's keys together), not Redis Cluster, which the store never supported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import redis
+from redis.exceptions import NoScriptError
 
 from postwarden.stores.base import (
     Entry,
@@ -67,12 +70,16 @@ return #KEYS
 # arguments rather than one per member: the client's command packing costs a step per argument.
 # The reply is one string: the number of values, each value's length (-1 when absent), then the
 # values end to end; a follow group gives per member either -1 or the reference field found
-# and then the value it names. Lengths are packed and unpacked a slice at a time, not one call per value: one
-# bulk reply parses in microseconds, where an array of 150 replies costs the client a parse step
-# each, and the script's own work is mostly these calls. The script keeps its counts in locals
-# (Lua's # operator searches the table) and concatenates its reply once: joining the values and
-# then appending them to the header copied the ~15 KB of a look-up twice. Both together: 8 % less
-# server time per call (BENCHMARKS.md, "Speed").
+# and then the value it names, or -2 in its place when the reply holds that value already (a
+# group of the call read it, or an earlier entry named it: the caller has it from there). A
+# contact's first-name and prefix entries mostly name the same contact: at a million pairs that
+# was 5.5 of a first call's 15 KB, sent twice or more (the first call's server time 242 -> 220
+# µs; BENCHMARKS.md, "Speed"). Lengths are packed and unpacked a slice at a time, not one call
+# per value: one bulk reply parses in microseconds, where an array of 150 replies costs the
+# client a parse step each, and the script's own work is mostly these calls. The script keeps
+# its counts in locals (Lua's # operator searches the table) and concatenates its reply once:
+# joining the values and then appending them to the header copied the ~15 KB of a look-up
+# twice. Both together: 8 % less server time per call.
 LOOKUP_LUA = """
 local SLICE = 2000  -- values per struct call: unpack() and struct return through the C stack
 local function unpack_sizes(data, count)
@@ -88,8 +95,14 @@ local spec, total = {}, 0
 for word in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = word end
 for g = 2, #spec, 2 do total = total + tonumber(spec[g]) end
 local sizes, data = unpack_sizes(ARGV[2], total), ARGV[3]
-local lens, vals, k, m, pos, nv = {}, {}, 1, 0, 1, 0
+-- per hash a follow group reads into: the members whose value the reply holds already
+local given, k = {}, 1
+for g = 1, #spec, 2 do
+    if spec[g] == 'c>' or spec[g] == 'f>' then given[KEYS[k + 1]] = {}; k = k + 2 else k = k + 1 end
+end
+local lens, vals, m, pos, nv, nvals = {}, {}, 0, 1, 0, 0
 local sub, find, call = string.sub, string.find, redis.call
+k = 1
 for g = 1, #spec, 2 do
     local kind, n = spec[g], tonumber(spec[g + 1])
     local key, target = KEYS[k], nil
@@ -104,38 +117,58 @@ for g = 1, #spec, 2 do
         end
         local values = call('HMGET', key, unpack(members))
         if target then  -- the names: after the 8-byte write stamp and 16 more bytes
-            local names, found, nf = {}, {}, 0
+            local seen, names, found, slot, nf = given[target], {}, {}, {}, 0
             for j = 1, #members do
                 local v = values[j]
                 if v then
                     local stop = find(v, '\\0', 25, true)
                     local name = sub(v, 25, (stop or (#v + 1)) - 1)
                     names[j] = name
-                    nf = nf + 1
-                    found[nf] = name
+                    if not seen[name] and not slot[name] then  -- each name read once
+                        nf = nf + 1
+                        found[nf] = name
+                        slot[name] = nf
+                    end
                 end
             end
             local named = nf > 0 and call('HMGET', target, unpack(found)) or {}
-            local i = 0
             for j = 1, #members do
                 local v = values[j]
                 nv = nv + 1
                 if v then
                     lens[nv] = #v
-                    vals[#vals + 1] = v
-                    i = i + 1
-                    local w = named[i]
+                    nvals = nvals + 1
+                    vals[nvals] = v
                     nv = nv + 1
-                    if w then lens[nv] = #w; vals[#vals + 1] = w else lens[nv] = -1 end
+                    local name = names[j]
+                    local w = slot[name] and named[slot[name]]
+                    if seen[name] then
+                        lens[nv] = -2
+                    elseif w then
+                        lens[nv] = #w
+                        nvals = nvals + 1
+                        vals[nvals] = w
+                        seen[name] = true
+                    else
+                        lens[nv] = -1
+                    end
                 else
                     lens[nv] = -1
                 end
             end
         else
+            local seen = given[key]
             for j = 1, #members do
                 local v = values[j]
                 nv = nv + 1
-                if v then lens[nv] = #v; vals[#vals + 1] = v else lens[nv] = -1 end
+                if v then
+                    lens[nv] = #v
+                    nvals = nvals + 1
+                    vals[nvals] = v
+                    if seen then seen[members[j]] = true end
+                else
+                    lens[nv] = -1
+                end
             end
         end
     end
@@ -147,7 +180,7 @@ for first = 1, nv, SLICE do
     out[#out + 1] = struct.pack('>' .. string.rep('i4', last - first + 1), unpack(lens, first, last))
 end
 local n = #out
-for i = 1, #vals do out[n + i] = vals[i] end
+for i = 1, nvals do out[n + i] = vals[i] end
 return table.concat(out)
 """
 _LENGTH = struct.Struct(">i")
@@ -209,21 +242,80 @@ class RedisStore(HistoryStore):
 
     def read(self, groups: Sequence[Group]) -> Found:
         """Every key and every followed reference in one round trip: one script call, one reply."""
-        counters: dict[Key, Entry] = {}
-        fields_out: dict[Key, bytes] = {}
+        with self.reading(groups) as answer:
+            return answer()
+
+    @contextlib.contextmanager
+    def reading(self, groups: Sequence[Group]) -> Iterator[Callable[[], Found]]:
+        """The script call sent on entry, on a connection of the client's pool held until the
+        block ends, and its reply read when the caller asks: the caller's work meanwhile
+        overlaps the server's (a look-up's first call takes the server ~0.2 ms). Sent and
+        read on the connection directly, not through ``Script.__call__``, which would read at
+        once and costs the client ~30 µs of its own per call (BENCHMARKS.md, "Speed"). Any
+        failure of that path falls back to the script call, with the client's retries (the
+        script only reads, so running it again is harmless); a reply left unread (the block
+        left early) takes its connection down with it, so no later command reads it."""
         if not groups:
-            return counters, fields_out
+            yield lambda: ({}, {})
+            return
+        keys, args = self._request(groups)
+        pool = self.client.connection_pool
+        conn = pool.get_connection()  # no arguments: redis-py 5.3 and later (setup.cfg)
+        pending = True
+        try:
+            try:
+                conn.send_command("EVALSHA", self._lookup.sha, len(keys), *keys, *args)
+            except redis.RedisError:
+                conn.disconnect()
+                pending = False
+
+            def answer() -> Found:
+                nonlocal pending
+                raw = None
+                if pending:
+                    pending = False
+                    try:
+                        raw = conn.read_response()
+                    except NoScriptError:  # a restarted or flushed server: the script call loads it
+                        pass
+                    except (redis.ConnectionError, redis.TimeoutError):
+                        conn.disconnect()
+                if raw is None:
+                    raw = self._lookup(keys=keys, args=args)
+                return self._found(groups, raw)
+
+            yield answer
+        finally:
+            if pending:
+                conn.disconnect()
+            pool.release(conn)
+
+    def _request(self, groups: Sequence[Group]) -> tuple[list[str], list[str | bytes]]:
+        """The script's KEYS and ARGV for ``groups`` (see ``LOOKUP_LUA``). The members are
+        encoded all at once when they are ASCII (every token in hashed mode), where a
+        character is a byte: one call instead of one per member (~200 a message)."""
         keys: list[str] = []
         spec: list[str] = []
-        encoded: list[bytes] = []
+        texts: list[str] = []
         for kind, bucket, members, target in groups:
             keys.append(self._ckey(bucket) if kind == "c" else self._fkey(bucket))
             if target:
                 keys.append(self._ckey(target) if kind == "c>" else self._fkey(target))
             spec += [kind, str(len(members))]
-            encoded += [m.encode() for m in members]
-        lengths = struct.pack(f">{len(encoded)}I", *map(len, encoded))
-        raw = self._lookup(keys=keys, args=[" ".join(spec), lengths, b"".join(encoded)])
+            texts += members
+        joined = "".join(texts)
+        if joined.isascii():
+            data, sizes = joined.encode(), map(len, texts)
+        else:
+            encoded = [m.encode() for m in texts]
+            data, sizes = b"".join(encoded), map(len, encoded)
+        return keys, [" ".join(spec), struct.pack(f">{len(texts)}I", *sizes), data]
+
+    @staticmethod
+    def _found(groups: Sequence[Group], raw: bytes) -> Found:
+        """The script's reply, taken apart into the counters and fields it found."""
+        counters: dict[Key, Entry] = {}
+        fields_out: dict[Key, bytes] = {}
         (count,) = _LENGTH.unpack_from(raw, 0)
         sizes = struct.unpack_from(f">{count}i", raw, 4)
         pos, i = 4 + 4 * count, 0  # the next value's offset in ``raw``, its length's index in ``sizes``

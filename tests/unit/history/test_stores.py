@@ -204,3 +204,50 @@ def test_members_with_any_characters_are_found(store):
     store.put([(b, m, b"v") for b, m in keys], at=1.0)
     assert set(store.counters(keys)) == set(keys)
     assert set(store.get(keys)) == set(keys)
+
+
+def test_a_value_named_again_comes_back_with_every_reference(store):
+    """Name and prefix entries often name the same contact, or one whose centroid the same call
+    reads anyway: the Redis script sends such a value once (BENCHMARKS.md, "Speed"), and the
+    caller still finds every reference and every value, in counters and in fields alike."""
+    head = b"\x01" * 16
+    store.bump([("c:a", "bob"), ("c:a", "carol")], at=1.0, half_life=0)
+    store.put([("x:a", "first", head + b"bob\0smith"), ("x:a", "prefix", head + b"bob"),
+               ("x2:a", "first", head + b"carol"), ("x2:a", "prefix", head + b"dave"),
+               ("v:a", "bob", b"bob's"), ("v:a", "carol", b"carol's")], at=1.0)
+    groups = [("f", "v:a", ["carol", "nobody"], ""), ("c", "c:a", ["bob"], ""),
+              ("f>", "x:a", ["first", "prefix", "first", "absent"], "v:a"),
+              ("f>", "x2:a", ["first", "prefix"], "v:a"), ("c>", "x2:a", ["first", "prefix"], "c:a"),
+              ("c>", "x:a", ["prefix", "first"], "c:a")]
+    counters, fields = store.read(groups)
+    assert counters == {("c:a", "bob"): Entry(1.0, 1, 1.0), ("c:a", "carol"): Entry(1.0, 1, 1.0)}
+    assert fields == {("v:a", "bob"): b"bob's", ("v:a", "carol"): b"carol's",
+                      ("x:a", "first"): head + b"bob\0smith", ("x:a", "prefix"): head + b"bob",
+                      ("x2:a", "first"): head + b"carol", ("x2:a", "prefix"): head + b"dave"}
+
+
+def test_reads_begun_together_answer_each_their_own(store):
+    """The history reads while it works (``reading``): two reads under way at once, answered
+    in either order, and one abandoned, leave every answer right and the store usable."""
+    store.bump([("c:a", "b")], at=1.0, half_life=0)
+    store.put([("x:a", "k", b"v")], at=1.0)
+    counter, field = [("c", "c:a", ["b"], "")], [("f", "x:a", ["k"], "")]
+    with store.reading(counter) as first, store.reading(field) as second:
+        assert second() == ({}, {("x:a", "k"): b"v"})
+        assert first() == ({("c:a", "b"): Entry(1.0, 1, 1.0)}, {})
+    with pytest.raises(RuntimeError), store.reading(counter):
+        raise RuntimeError("the caller failed before it asked for the answer")
+    with store.reading([]) as nothing:
+        assert nothing() == ({}, {})
+    assert store.read(counter + field) == ({("c:a", "b"): Entry(1.0, 1, 1.0)}, {("x:a", "k"): b"v"})
+
+
+@pytest.mark.redis
+def test_redis_reads_after_the_server_forgot_the_script(redis_url):
+    """A restarted or flushed server answers the script's hash with NOSCRIPT: the read loads
+    the script again and answers."""
+    s = open_store("redis", url=redis_url, prefix="noscript:")
+    s.bump([("c:a", "b")], at=1.0, half_life=0)
+    s.client.script_flush()  # type: ignore[attr-defined]
+    assert s.read([("c", "c:a", ["b"], "")]) == ({("c:a", "b"): Entry(1.0, 1, 1.0)}, {})
+    s.close()
