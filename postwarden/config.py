@@ -47,6 +47,14 @@ def _positive(value: float) -> str | None:
     return None if value > 0 else f"expected a positive number, got {value!r}"
 
 
+def _existing_directory(value: str | None) -> str | None:
+    """A rules directory that is not there is named at its line in the config, where the
+    operator wrote it, rather than later by the rule loader without a line."""
+    if value is None or Path(value).is_dir():
+        return None
+    return f"no such directory: {value}"
+
+
 def _reply_text(value: str) -> str | None:
     if "%" in value:
         return "a '%' in SMTP reply text makes libmilter drop the reply; write 'percent'"
@@ -214,11 +222,13 @@ class RulesSettings:
         None,
         "The rules directory; null is the default pack shipped with postwarden (package data "
         "postwarden/data/rules). Check a directory with: postwarden check-rules DIR",
+        _existing_directory,
     )
     local_directory: str | None = setting(
         None,
         "A second directory loaded after `directory`, for site rules and `override: true` "
         "changes to shipped ones (such as enabled: false); null for none.",
+        _existing_directory,
     )
     watch: bool = setting(
         False,

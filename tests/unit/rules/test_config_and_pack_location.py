@@ -35,6 +35,10 @@ def test_the_shipped_pack_is_package_data_and_the_checkout_rules_directory() -> 
         ("rules:\n  dns:\n    port: 70000\n", ":3: rules.dns.port: expected a port from 1 to 65535"),
         ("rules:\n  watch: sometimes\n", ":2: rules.watch: expected true or false"),
         ("rules:\n  folder: /x\n", ":2: rules.folder: unknown key"),
+        ("rules:\n  directory: /nonexistent/rules\n",
+         ":2: rules.directory: no such directory: /nonexistent/rules"),
+        ("rules:\n  enabled: true\n  local_directory: /nonexistent/site\n",
+         ":3: rules.local_directory: no such directory: /nonexistent/site"),
     ],
 )
 def test_rules_settings_errors_are_located(tmp_path: Path, text: str, expected: str) -> None:
