@@ -5,10 +5,11 @@ Each test starts its own Postfix and daemon, because each changes or stops them.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import smtplib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -141,16 +142,23 @@ def test_sigterm_lets_the_message_in_flight_finish_and_defers_new_ones(
     assert "still in flight" not in stack.daemon.stderr()
 
 
-def _hold_a_message_in_flight(stack: Stack, session: smtplib.SMTP) -> None:
-    """Start a message and stop in the middle of its body, with the daemon counting it."""
-    session.ehlo()
-    assert session.mail("sender@example.test")[0] == 250
-    assert session.rcpt("user@example.test")[0] == 250
-    session.putcmd("data")
-    assert session.getreply()[0] == 354
-    session.send(b"Subject: half a message\r\n\r\nthe rest never comes\r\n")
-    wait_until(lambda: "in-flight 1" in stack.daemon.control("status").stdout, 10,
-               "the daemon to see the message")
+@contextlib.contextmanager
+def _message_in_flight(stack: Stack) -> Iterator[None]:
+    """A message started and left in the middle of its body, with the daemon counting it. The
+    session ends without QUIT, which Postfix would read as more of the unfinished body."""
+    session = smtplib.SMTP("127.0.0.1", stack.postfix.port, timeout=90)
+    try:
+        session.ehlo()
+        assert session.mail("sender@example.test")[0] == 250
+        assert session.rcpt("user@example.test")[0] == 250
+        session.putcmd("data")
+        assert session.getreply()[0] == 354
+        session.send(b"Subject: half a message\r\n\r\nthe rest never comes\r\n")
+        wait_until(lambda: "in-flight 1" in stack.daemon.control("status").stdout, 10,
+                   "the daemon to see the message")
+        yield
+    finally:
+        session.close()
 
 
 def test_a_second_sigterm_stops_at_once_though_a_message_is_in_flight(
@@ -161,16 +169,12 @@ def test_a_second_sigterm_stops_at_once_though_a_message_is_in_flight(
     stack = make_stack(default_action="tempfail", shutdown_grace=60.0)
     proc = stack.daemon.proc
     assert proc is not None
-    session = smtplib.SMTP("127.0.0.1", stack.postfix.port, timeout=90)
-    try:
-        _hold_a_message_in_flight(stack, session)
+    with _message_in_flight(stack):
         stack.daemon.signal(signal.SIGTERM)
         wait_until(lambda: "stopping after 1 message(s) in flight" in stack.daemon.stderr(), 15,
                    "the daemon to start draining")
         stack.daemon.signal(signal.SIGTERM)
         proc.wait(20)  # raises TimeoutExpired if it waits out the grace period instead
-    finally:
-        session.close()  # no QUIT: Postfix would read it as part of the unfinished body
     assert "1 message(s) still in flight at exit" in stack.daemon.stderr()
 
 
@@ -181,15 +185,11 @@ def test_a_message_that_never_finishes_holds_the_stop_up_by_shutdown_grace_only(
     stack = make_stack(default_action="tempfail", shutdown_grace=12.0)
     proc = stack.daemon.proc
     assert proc is not None
-    session = smtplib.SMTP("127.0.0.1", stack.postfix.port, timeout=90)
-    try:
-        _hold_a_message_in_flight(stack, session)
+    with _message_in_flight(stack):
         started = time.monotonic()
         stack.daemon.signal(signal.SIGTERM)
         proc.wait(40)
         waited = time.monotonic() - started
-    finally:
-        session.close()
     # the grace, then libmilter's stop (about 5 s); another grace period would make it 29 s
     assert 12.0 <= waited < 24.0, waited
     assert "still in flight after 12s" in stack.daemon.stderr()
