@@ -36,8 +36,12 @@ def _resembled(history: RecipientHistory, ev: RecipientEvidence) -> tuple[str, s
     r = ev.rcpt
     if ev.near_contact is not None:
         name = history.name_of("a", ev.near_contact.token, r.address)
-        if name and addr.split(name)[1] != r.domain:
-            return name, "looks like an address you write to often, at a lookalike domain"
+        # Unnamed (hashed mode found no look-alike spelling), the evidence still tells: a domain
+        # new to the sender that looks like a known one is what ``contact_at_lookalike_domain`` stops.
+        elsewhere = (addr.split(name)[1] != r.domain if name
+                     else ev.near_domain is not None and ev.domain_sender is None)
+        if elsewhere:
+            return name or "", "looks like an address you write to often, at a lookalike domain"
         return name or "", "is one typo away from an address you write to often"
     if ev.near_org_contact is not None:
         name = history.name_of("a", ev.near_org_contact.token, r.address)

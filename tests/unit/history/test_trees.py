@@ -139,3 +139,23 @@ def test_a_contact_at_a_lookalike_domain_is_stopped_even_where_the_trees_score_i
     # the rest is the trees' to judge: a typo at the contact's own domain, a stranger, the contact
     assert not any(scores[a].flagged for a in ("dan.smith@acme.com", "someone@elsewhere.org",
                                                "dn.smith@acme.com"))
+
+
+def test_a_contact_at_a_lookalike_domain_the_hashed_history_cannot_name_is_still_called_one(history):
+    """In hashed mode the reply names the contact only when it can find the address among the
+    look-alikes of the recipient; for ``acme.example`` it cannot (no common suffix to try). The
+    reply must still say what the check saw, a contact at a lookalike domain, not a typo."""
+    from postwarden.misdirection.history import Recipient
+    from postwarden.misdirection.scorer import score_message
+
+    low = _stump("never_mailed", 0.5, -8.0, -8.0)
+    weights = Weights(low, low, {"fpr_0.5": 0.5}, {})
+    sender, t0 = "alice@example.com", 1_700_000_000.0
+    contact = [Recipient("dan.smith@acme.example")]
+    for i in range(5):
+        history.learn(history.lookup(sender, contact, "s", "the contract", t0 + i))
+    evidence = history.lookup(sender, [Recipient("dan.smith@acme.co")], "s", "the contract", t0 + 10)
+    (scored,) = score_message(history, weights, evidence, 0.5)
+    assert scored.flagged
+    assert scored.resembles == ("" if history.tok.hashed else "dan.smith@acme.example")
+    assert "at a lookalike domain" in scored.why and "typo" not in scored.why
