@@ -6,9 +6,10 @@ Buckets per sender token S:
 
 - counters ``m`` (messages per sender), ``c:S`` (contacts), ``d:S`` (domains), ``p:S``
   (co-recipient pairs), and organisation-wide ``o`` (domains) and ``oc`` (addresses);
-- fields ``x:S``, the sender's similarity index: each contact's first name and autocomplete
-  prefix, and the delete-variants, skeleton and stem of each domain, each pointing at the strongest
-  contact or domain with that key (token, weight, time); ``xo`` the organisation's index:
+- fields ``x:S``, the sender's similarity index: each contact's first name, autocomplete
+  prefix and local part, and the delete-variants, skeleton and stem of each domain, each pointing
+  at the strongest contact or domain with that key (token, weight, time); ``x2:S`` the runner-up
+  contact of each name, prefix and local part; ``xo`` the organisation's index:
   delete-variants of every address's local part within its domain and its homoglyph skeleton,
   and the delete-variants, skeleton and stem (the name without its public suffix) of every
   domain;
@@ -491,7 +492,8 @@ class RecipientHistory:
             ("c", "on", [key[1] for *_, names in org for key in names], ""),
             ("c", "oc", new_tokens, ""), ("f", "ov", new_tokens, ""),
             ("c>", "xo", local_keys, cs),  # each entry found comes back with the sender's counter it names
-            ("f", xs, domain_keys + local_part_keys, ""), ("f", "xo", domain_keys, "")]
+            ("f", xs, domain_keys + local_part_keys, ""), ("f", "xo", domain_keys, ""),
+            ("f", "x2:" + s, local_part_keys, "")]  # the local part's runner-up address
         return _NearMisses([g for g in groups if g[2]], org, new, wanted)
 
     def _near_miss_evidence(self, s: str, evidence: MessageEvidence, near: _NearMisses,
@@ -510,10 +512,12 @@ class RecipientHistory:
             own_domain = self.tok("d", ev.rcpt.domain)
             ev.near_domain = _strongest(self._alive_ref(fields.get((b, k)), now, own=own_domain)
                                         for k in domain for b in (xs, "xo"))
-            # The entry names the contact and (in place of a last name) its domain's token.
-            namesake = self._alive_ref(fields.get((xs, same_local)), now) if same_local else None
-            own = ([Ref(namesake.token, namesake.weight, namesake.last)]
-                   if namesake and ev.near_domain and namesake.name == ev.near_domain.token else [])
+            # The entries (the sender's strongest address with this local part, and the runner-up)
+            # name the contact and, in place of a last name, its domain's token.
+            namesakes = [self._alive_ref(fields.get((b, same_local)), now) for b in (xs, "x2:" + s)
+                         ] if same_local and ev.near_domain else []
+            own = [Ref(n.token, n.weight, n.last) for n in namesakes
+                   if n is not None and n.name == ev.near_domain.token][:1]
             if not refs and not own:
                 continue
             for ref in refs.values():
@@ -577,6 +581,7 @@ class RecipientHistory:
         if any(ev.contact is None for ev in evidence.recipients):
             bumps.append(("mn", s))
         puts: list[tuple[str, str, bytes]] = []
+        local_parts: dict[str, Ref] = {}  # local-part key -> the address it would name from now on
         seen_domains: set[str] = set()
         for ev in evidence.recipients:
             r, t = ev.rcpt, ev.token
@@ -588,20 +593,14 @@ class RecipientHistory:
             name = self.last_name_token(r.address)
             ref = Ref(t, new.weight, at, name).pack()  # for the sender's name keys
             if _power_of_two(new.count):  # the local part, for the same person at a lookalike domain
-                puts.append((xs, self.tok("j", r.local), Ref(t, new.weight, at, d).pack()))
+                local_parts[self.tok("j", r.local)] = Ref(t, new.weight, at, d)
             org = bumped(ev.org_contact, at, h)
             if _power_of_two(org.count):
                 oref = Ref(t, org.weight, at, name).pack()
                 puts += [("xo", k, oref) for k in self._local_keys(r)]
             for key, (top, second) in zip(self._name_keys(r), (ev.first_refs, ev.prefix_refs), strict=True):
-                if not key:
-                    continue
-                if top is None or top.token == t or top.weight_at(at, h) <= new.weight:
-                    puts.append((xs, key, ref))
-                    if top is not None and top.token != t:  # the old strongest becomes the runner-up
-                        puts.append(("x2:" + s, key, top.pack()))
-                elif second is None or second.token == t or second.weight_at(at, h) <= new.weight:
-                    puts.append(("x2:" + s, key, ref))
+                if key:
+                    puts += _ranked_puts(s, key, top, second, t, ref, new.weight, at, h)
             decay = decayed(1.0, ev.contact.last, at, h) if ev.contact else 1.0
             puts.append(("v:" + s, t, textvec.pack(textvec.accumulate(ev.vector, decay, evidence.vector))))
             org_vec = evidence.vector if ev.org_vector is None else ev.org_vector * 0.98 + evidence.vector
@@ -624,9 +623,26 @@ class RecipientHistory:
         bumps += [("p:" + s, p) for p in self._pair_tokens(toks, _pairs(toks))]
         nodes = [s, *toks]  # the organisation's graph: the sender is a node, so a reply is a tie
         bumps += [("op", p) for p in self._pair_tokens(nodes, _pairs(nodes))]
+        puts += self._local_part_puts(s, local_parts, at)
         with self.store.batch():  # one transaction (SQLite): counters and index agree after a crash
             self.store.bump(bumps, at, h)
             self.store.put(puts, at)
+
+    def _local_part_puts(self, s: str, candidates: dict[str, Ref],
+                         at: float) -> list[tuple[str, str, bytes]]:
+        """The local-part entries to write: the sender's strongest address with that local part
+        and the runner-up, as for first names. The latest address alone would let one message to
+        ``dan.smith@gmail.com`` take the entry from the ``dan.smith@acme.com`` written to every
+        day, and ``dan.smith@acme.co`` would no longer be that contact at a lookalike domain.
+        One store call, only when a count reaches a power of two."""
+        if not candidates:
+            return []
+        current = self.store.get([(b + s, key) for key in candidates for b in ("x:", "x2:")])
+        out = []
+        for key, ref in candidates.items():
+            top, second = (self._alive_ref(current.get((b + s, key)), at) for b in ("x:", "x2:"))
+            out += _ranked_puts(s, key, top, second, ref.token, ref.pack(), ref.weight, at, self.half_life)
+        return out
 
     # -- send anyway ---------------------------------------------------------------------------
     def fingerprint(self, sender: str, subject: str, rcpts: list[str]) -> str:
@@ -662,6 +678,19 @@ class RecipientHistory:
             if self.tok(kind, candidate) == token:
                 return candidate
         return None
+
+
+def _ranked_puts(s: str, key: str, top: Ref | None, second: Ref | None, token: str, packed: bytes,
+                 weight: float, at: float, half_life: float) -> list[tuple[str, str, bytes]]:
+    """The writes that keep a key's two entries of sender ``s`` (``x:``, the strongest address,
+    and ``x2:``, the runner-up) right once ``token`` has ``weight``: it takes the place of the
+    first it is at least as strong as, and a strongest it displaces becomes the runner-up."""
+    if top is None or top.token == token or top.weight_at(at, half_life) <= weight:
+        displaced = [("x2:" + s, key, top.pack())] if top is not None and top.token != token else []
+        return [("x:" + s, key, packed), *displaced]
+    if second is None or second.token == token or second.weight_at(at, half_life) <= weight:
+        return [("x2:" + s, key, packed)]
+    return []
 
 
 def _other(refs: tuple[Ref | None, Ref | None], own: str) -> Ref | None:

@@ -15,7 +15,8 @@ from postwarden.sources import read_messages
 
 # Named by the replay's version and the number of features, so a replay made by other code or for
 # other features is not picked up. Version 2: export-artefact addresses dropped, `invalid` kept.
-REPLAY_VERSION = 2
+# Version 3: a local part's two strongest addresses, not the latest (88 lookalike rows differ).
+REPLAY_VERSION = 3
 DEFAULT_CACHE = f"/tmp/postwarden-misdirection-rows-v{REPLAY_VERSION}-{len(NAMES)}.npz"
 
 

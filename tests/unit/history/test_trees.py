@@ -159,3 +159,26 @@ def test_a_contact_at_a_lookalike_domain_the_hashed_history_cannot_name_is_still
     assert scored.flagged
     assert scored.resembles == ("" if history.tok.hashed else "dan.smith@acme.example")
     assert "at a lookalike domain" in scored.why and "typo" not in scored.why
+
+
+def test_one_message_to_the_same_name_elsewhere_does_not_hide_the_usual_address(history):
+    """Each sender keeps two entries per local part (the strongest address, the runner-up), for
+    the same person at a lookalike domain. One message to ``dan.smith@gmail.com`` must not take
+    the first from the contact written to every day, or ``dan.smith@acme.co`` would no longer be
+    seen as that contact at a lookalike of its domain (and stopped whatever the trees say)."""
+    from postwarden.misdirection.history import Recipient
+    from postwarden.misdirection.scorer import score_message
+
+    low = _stump("never_mailed", 0.5, -8.0, -8.0)
+    weights = Weights(low, low, {"fpr_0.5": 0.5}, {})
+    sender, t0 = "alice@example.com", 1_700_000_000.0
+    for i in range(12):
+        history.learn(history.lookup(sender, [Recipient("dan.smith@acme.com")], "s", "the contract", t0 + i))
+    history.learn(history.lookup(sender, [Recipient("dan.smith@gmail.com")], "s", "the party", t0 + 20))
+    lookalikes = [Recipient("dan.smith@acme.co"), Recipient("dan.smith@gmai1.com")]
+    evidence = history.lookup(sender, lookalikes, "s", "the contract", t0 + 30)
+    work, personal = score_message(history, weights, evidence, 0.5)
+    assert work.flagged and work.resembles == "dan.smith@acme.com"
+    assert "at a lookalike domain" in work.why
+    # the weaker address is kept too, as the runner-up: its lookalike is stopped as well
+    assert personal.flagged and personal.resembles == "dan.smith@gmail.com"
