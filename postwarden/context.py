@@ -37,6 +37,9 @@ class Hit:
     detail: str = ""
     kind: str = "check"
     shadow: bool = False
+    # What X-Postwarden-Status calls a message this hit's action decides ("spam" when unset):
+    # a held outbound message that looks misdirected is not spam.
+    label: str = ""
 
     def reason(self) -> Reason:
         return Reason(self.kind, self.id, self.score, self.detail, self.action, self.shadow)

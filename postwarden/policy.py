@@ -44,7 +44,7 @@ def decide(hits: list[Hit], ctx: ScanContext, config: Config,
     elif direct:
         chosen = max(direct, key=lambda h: ACTION_STRENGTH[h.action])  # type: ignore[index]
         action = chosen.action  # type: ignore[assignment]
-        label = "spam"
+        label = chosen.label or "spam"
     elif score >= thresholds.reject:
         action, label = Action.REJECT, "spam"
     elif score >= thresholds.quarantine:

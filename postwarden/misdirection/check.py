@@ -127,7 +127,7 @@ class RecipientHistoryCheck:
             return
         yield Hit("MISDIRECTED_RECIPIENT", action=self.action, reply=self._reply(flagged),
                   detail="; ".join(rs.detail(self.threshold) for rs in flagged),
-                  shadow=self.settings.shadow)
+                  shadow=self.settings.shadow, label="misdirected")
 
     def _confirmation(self, state: _State, subject: str) -> str:
         marker = self.settings.confirm_marker

@@ -114,9 +114,13 @@ def test_shadow_mode_scores_and_logs_but_delivers(tmp_path):
 
 
 def test_quarantine_instead_of_reject(tmp_path):
+    """Held, the message says why: misdirected, not spam (what an operator reviewing the hold
+    queue reads in X-Postwarden-Status)."""
     eng = engine(tmp_path, "  action: quarantine\n")
     teach(eng)
-    assert eng.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.QUARANTINE
+    verdict = eng.decide(message(["jon.smith@acme.com"], "Contract 99"))
+    assert verdict.action is Action.QUARANTINE and verdict.label == "misdirected"
+    assert ("X-Postwarden-Status", "misdirected score=0.00 direction=outbound") in verdict.headers
 
 
 def test_a_sender_without_enough_history_is_not_scored(tmp_path):
