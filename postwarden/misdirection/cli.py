@@ -39,5 +39,6 @@ def history_command(args: argparse.Namespace) -> int:
     finally:
         history.store.close()
     print(f"postwarden: learned {result.learned} message(s) from {result.senders} sender(s), skipped "
-          f"{result.skipped} without a date or recipient, in {time.perf_counter() - started:.1f}s")
+          f"{result.duplicates} already learned and {result.skipped} without a date or recipient, "
+          f"in {time.perf_counter() - started:.1f}s")
     return 0

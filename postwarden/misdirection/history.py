@@ -14,7 +14,8 @@ Buckets per sender token S:
   and the delete-variants, skeleton and stem (the name without its public suffix) of every
   domain;
 - fields ``v:S`` and ``ov``, decaying content centroids per contact (see textvec); ``t:S``,
-  the sender's threads (normalised subjects) and who was on each; ``sa:S``, send-anyway markers.
+  the sender's threads (normalised subjects) and who was on each; ``sa:S``, send-anyway markers;
+  ``im:S``, the messages ``history import`` learned.
 
 A lookup is one store call (one SQL statement, one Redis script call) for mail to known
 contacts: the sender's counters, centroids and name keys of every recipient, and the centroid
@@ -648,6 +649,12 @@ class RecipientHistory:
     def fingerprint(self, sender: str, subject: str, rcpts: list[str]) -> str:
         subject = " ".join(subject.lower().split())
         return self.tok("h", "\n".join([sender, subject, *sorted(set(rcpts))]))
+
+    def import_key(self, sender: str, identity: bytes) -> Key:
+        """Where ``history import`` marks a message of ``sender`` it learned (``identity``: its
+        Message-ID, else its bytes, as ``split.identity`` has it), so that importing the same
+        mail again does not count it twice."""
+        return "im:" + self.tok("a", sender), self.tok("i", identity.decode("utf-8", "replace"))
 
     def mark(self, sender: str, fingerprint: str, state: str, at: float) -> None:
         self.store.put([("sa:" + self.tok("a", sender), fingerprint, f"{state} {at!r}".encode())], at)

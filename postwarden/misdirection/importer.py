@@ -2,7 +2,10 @@
 
 Every message found (files, mbox, maildir, directories, archives) is learned as if it had just
 been delivered at its Date, so a new installation knows each sender's contacts on day one.
-Messages without a Date or a usable recipient are counted and skipped.
+Messages without a Date or a usable recipient are counted and skipped, and so are messages an
+import learned before (by Message-ID, else by their bytes: ``RecipientHistory.import_key``): a
+Sent folder and an archive that holds it, or the same import run twice, count each message once.
+Mail the daemon learned as it passed is not marked, so importing it afterwards counts it again.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from postwarden.classifiers.split import identity
 from postwarden.misdirection.addresses import normalise
 from postwarden.misdirection.corpus import sent_message
 from postwarden.misdirection.history import RecipientHistory
@@ -19,7 +23,8 @@ from postwarden.sources import read_messages
 @dataclass
 class ImportResult:
     learned: int = 0
-    skipped: int = 0
+    skipped: int = 0  # without a date or a usable recipient
+    duplicates: int = 0  # learned before, by this import or an earlier one
     senders: int = 0
 
 
@@ -32,14 +37,21 @@ def import_history(history: RecipientHistory, paths: Iterable[str],
     while True:
         with history.store.batch():  # a few hundred messages per transaction
             count = 0
+            marked: set[tuple[str, str]] = set()  # this batch's, which a store may not show until it ends
             for stored in stream:
                 sent = sent_message(stored, owner)
                 if sent is None:
                     result.skipped += 1
                     continue
+                key = history.import_key(sent.sender, identity(stored.raw))
+                if key in marked or history.store.get([key]):
+                    result.duplicates += 1
+                    continue
                 evidence = history.lookup(sent.sender, list(sent.recipients), sent.subject,
                                           sent.text, sent.at)
                 history.learn(evidence, sent.at)
+                history.store.put([(*key, b"1")], sent.at)
+                marked.add(key)
                 senders.add(sent.sender)
                 result.learned += 1
                 count += 1

@@ -204,6 +204,25 @@ def test_history_import_bootstraps_from_a_sent_mbox(tmp_path, capsys):
     assert eng.decide(message(["john.smith@acme.com"], "New", "John, item 13.")).action is Action.ACCEPT
 
 
+def test_the_same_sent_mail_imported_twice_is_learned_once(tmp_path, capsys):
+    """Operators import a Sent folder, then an archive that holds it too, or run the import
+    again: a message counted twice would make every contact look twice as frequent."""
+    mbox = tmp_path / "sent.mbox"
+    mbox.write_text("".join(
+        f"From alice@example.com Tue Dec  1 10:00:00 2026\nFrom: alice@example.com\n"
+        f"To: john.smith@acme.com\nSubject: s{i}\nMessage-ID: <m{i}@example.com>\n"
+        f"Date: Tue, 1 Dec 2026 10:{i:02d}:00 +0000\n\nJohn, item {i}.\n\n" for i in range(12)))
+    copy = tmp_path / "archive"
+    copy.mkdir()
+    (copy / "sent.mbox").write_bytes(mbox.read_bytes())
+    config = config_file(tmp_path)
+    assert main(["history", "import", "-c", str(config), str(mbox), str(copy)]) == 0
+    assert "learned 12 message(s) from 1 sender(s), skipped 12 already learned" in capsys.readouterr().out
+    assert main(["history", "import", "-c", str(config), str(mbox)]) == 0
+    assert "learned 0 message(s) from 0 sender(s), skipped 12 already learned" in capsys.readouterr().out
+    assert _contact_count(Engine(load_config(config)), "alice@example.com", "john.smith@acme.com") == 12
+
+
 @pytest.mark.redis
 def test_two_milter_nodes_share_one_redis_history(tmp_path, redis_url):
     """Node B stops a typo it never saw Alice's mail for, then lets her send it anyway."""
