@@ -310,6 +310,10 @@ class RecipientHistorySettings:
     mx_timeout: float = setting(
         0.5, "Seconds an MX look-up may take; a slower answer says nothing.", _positive
     )
+    mx_nameservers: list[str] = setting(
+        [], "Resolver addresses for the MX look-ups; empty uses /etc/resolv.conf.", _ip_addresses
+    )
+    mx_port: int = setting(53, "Port the MX look-ups' nameservers listen on.", _port)
     weights: str | None = setting(
         None, "A weights file from scripts/train_misdirection.py; null uses the shipped one."
     )

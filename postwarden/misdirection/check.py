@@ -54,7 +54,9 @@ class RecipientHistoryCheck:
         self.weights = weights or load_weights(settings.weights)
         self.threshold = (settings.threshold if settings.threshold is not None
                           else self.weights.default_threshold)
-        self.validator = validator or AddressValidator(settings.check_mx, settings.mx_timeout)
+        self.validator = validator or AddressValidator(settings.check_mx, settings.mx_timeout,
+                                                       nameservers=settings.mx_nameservers,
+                                                       port=settings.mx_port)
         self.clock = clock
         self.action = Action.QUARANTINE if settings.action == "quarantine" else Action.REJECT
 

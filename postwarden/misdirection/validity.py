@@ -19,22 +19,26 @@ import dns.resolver
 from email_validator import EmailNotValidError, validate_email
 
 from postwarden.misdirection.history import RecipientEvidence
+from postwarden.rules.dns import make_resolver
 
 
 class AddressValidator:
     def __init__(self, check_mx: bool = True, timeout: float = 0.5, cache_ttl: float = 3600.0,
-                 cache_size: int = 10000, resolver: Any = None):
+                 cache_size: int = 10000, resolver: Any = None,
+                 nameservers: list[str] | None = None, port: int = 53):
         self.check_mx = check_mx
         self.timeout = timeout
         self.cache_ttl = cache_ttl
         self.cache_size = cache_size
+        self.nameservers = list(nameservers or [])
+        self.port = port
         self._resolver = resolver
         self._cache: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _get_resolver(self) -> Any:
         if self._resolver is None:
-            resolver = dns.resolver.Resolver()
+            resolver = make_resolver(self.nameservers, self.port)
             resolver.lifetime = resolver.timeout = self.timeout
             self._resolver = resolver
         return self._resolver

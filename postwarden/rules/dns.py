@@ -59,6 +59,23 @@ def _negative_ttl(exc: Exception) -> int:
     return DEFAULT_NEGATIVE_TTL
 
 
+def make_resolver(nameservers: list[str], port: int) -> dns.resolver.Resolver:
+    """A resolver asking ``nameservers`` on ``port``, or those of /etc/resolv.conf when none are
+    given (127.0.0.1 on a machine without one): the DNS lists and the MX checks of the
+    recipient history are set up the same way."""
+    if nameservers:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = list(nameservers)
+    else:
+        try:
+            resolver = dns.resolver.Resolver(configure=True)
+        except dns.resolver.NoResolverConfiguration:
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers = ["127.0.0.1"]
+    resolver.port = port
+    return resolver
+
+
 class DnsLists:
     """Thread-safe A-record lookups for DNS lists, through dnspython or an injected resolver.
 
@@ -80,16 +97,7 @@ class DnsLists:
 
     def _get_resolver(self) -> Any:
         if self._resolver is None:
-            if self.nameservers:
-                resolver = dns.resolver.Resolver(configure=False)
-                resolver.nameservers = self.nameservers
-            else:
-                try:
-                    resolver = dns.resolver.Resolver(configure=True)
-                except dns.resolver.NoResolverConfiguration:
-                    resolver = dns.resolver.Resolver(configure=False)
-                    resolver.nameservers = ["127.0.0.1"]
-            resolver.port = self.port
+            resolver = make_resolver(self.nameservers, self.port)
             resolver.cache = None  # ours honours the budget and is shared; one cache is enough
             self._resolver = resolver
         return self._resolver

@@ -236,3 +236,24 @@ def test_two_milter_nodes_share_one_redis_history(tmp_path, redis_url):
     assert node_b.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.REJECT
     assert node_b.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.ACCEPT
     assert _contact_count(node_a, "alice@example.com", "jon.smith@acme.com") == 1
+
+
+def test_a_recipient_domain_that_does_not_exist_is_stopped_by_the_configured_resolver(tmp_path):
+    """``mx_nameservers``/``mx_port`` send the MX look-ups to the site's resolver (here a stub
+    on loopback that knows no domain): a new recipient at a domain that does not exist is
+    stopped, whatever the trees say of it."""
+    from tests.unit.rules.dnsstub import StubDns
+
+    stub = StubDns()
+    try:
+        config = config_file(tmp_path)
+        config.write_text(config.read_text().replace(
+            "check_mx: false", f"check_mx: true\n  mx_nameservers: [127.0.0.1]\n  mx_port: {stub.port}"))
+        eng = Engine(load_config(config), learn=True)
+        teach(eng)
+        verdict = eng.decide(message(["john.smith@acme.com", "pat@no-such-domain.example"], "Contract 99"))
+        assert verdict.action is Action.REJECT
+        assert "pat@no-such-domain.example" in verdict.smtp_text
+        assert "no-such-domain.example" in stub.queries
+    finally:
+        stub.close()
