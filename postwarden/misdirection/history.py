@@ -557,44 +557,54 @@ class RecipientHistory:
                 ev.name_parts_unseen = sum(1 for key in names if key not in org)
 
     # -- learning ------------------------------------------------------------------------------
-    def _read_org(self, evidence: MessageEvidence) -> None:
-        """The organisation's counter and centroid of each known contact, which the look-up
-        left out (``org_unread``) and learning updates: one store call, when there are any."""
+    def _read_for_learning(self, evidence: MessageEvidence, s: str,
+                           local_keys: list[str]) -> dict[Key, bytes]:
+        """What learning reads that the look-up left out, in one store call when there is any:
+        the organisation's counter and centroid of each known contact (``org_unread``), which
+        learning updates, and the sender's two entries of each local part in ``local_keys``,
+        which ``_local_part_puts`` may rewrite. Returns the fields read."""
         unread = [ev for ev in evidence.recipients if ev.org_unread]
-        if not unread:
-            return
+        entries = [(b + s, key) for key in local_keys for b in ("x:", "x2:")]
+        if not unread and not entries:
+            return {}
         counters, fields = self.store.lookup([("oc", ev.token) for ev in unread],
-                                             [("ov", ev.token) for ev in unread])
+                                             [("ov", ev.token) for ev in unread] + entries)
         for ev in unread:
             ev.org_contact = self._alive(counters.get(("oc", ev.token)), evidence.now)
             raw = fields.get(("ov", ev.token))
             ev.org_vector = textvec.unpack(raw) if raw else None
             ev.org_unread = False
+        return fields
 
     def learn(self, evidence: MessageEvidence, at: float | None = None) -> None:
         """Record one delivered message, given the evidence its lookup returned."""
         at = evidence.now if at is None else at
-        self._read_org(evidence)
         tok, h = self.tok, self.half_life
         s = tok("a", evidence.sender)
         xs = "x:" + s
+        contacts = [bumped(ev.contact, at, h) for ev in evidence.recipients]
+        # the local part's entries, for the same person at a lookalike domain, change only when
+        # a count reaches a power of two (as the organisation's index does)
+        local_keys = {ev.token: tok("j", ev.rcpt.local)
+                      for ev, new in zip(evidence.recipients, contacts, strict=True)
+                      if _power_of_two(new.count)}
+        current = self._read_for_learning(evidence, s, list(dict.fromkeys(local_keys.values())))
         bumps: list[Key] = [("m", s)]
         if any(ev.contact is None for ev in evidence.recipients):
             bumps.append(("mn", s))
         puts: list[tuple[str, str, bytes]] = []
         local_parts: dict[str, Ref] = {}  # local-part key -> the address it would name from now on
         seen_domains: set[str] = set()
-        for ev in evidence.recipients:
+        for ev, new in zip(evidence.recipients, contacts, strict=True):
             r, t = ev.rcpt, ev.token
             d = tok("d", r.domain)
             bumps += [("c:" + s, t), ("oc", t)]
             if ev.org_contact is None:  # a new address here: its name parts join the vocabulary
                 bumps += [("on", k) for k in self.name_part_tokens(r.address)]
-            new = bumped(ev.contact, at, h)
             name = self.last_name_token(r.address)
             ref = Ref(t, new.weight, at, name).pack()  # for the sender's name keys
-            if _power_of_two(new.count):  # the local part, for the same person at a lookalike domain
-                local_parts[self.tok("j", r.local)] = Ref(t, new.weight, at, d)
+            if t in local_keys:
+                local_parts[local_keys[t]] = Ref(t, new.weight, at, d)
             org = bumped(ev.org_contact, at, h)
             if _power_of_two(org.count):
                 oref = Ref(t, org.weight, at, name).pack()
@@ -624,21 +634,18 @@ class RecipientHistory:
         bumps += [("p:" + s, p) for p in self._pair_tokens(toks, _pairs(toks))]
         nodes = [s, *toks]  # the organisation's graph: the sender is a node, so a reply is a tie
         bumps += [("op", p) for p in self._pair_tokens(nodes, _pairs(nodes))]
-        puts += self._local_part_puts(s, local_parts, at)
+        puts += self._local_part_puts(s, local_parts, current, at)
         with self.store.batch():  # one transaction (SQLite): counters and index agree after a crash
             self.store.bump(bumps, at, h)
             self.store.put(puts, at)
 
-    def _local_part_puts(self, s: str, candidates: dict[str, Ref],
+    def _local_part_puts(self, s: str, candidates: dict[str, Ref], current: dict[Key, bytes],
                          at: float) -> list[tuple[str, str, bytes]]:
         """The local-part entries to write: the sender's strongest address with that local part
-        and the runner-up, as for first names. The latest address alone would let one message to
+        and the runner-up, as for first names, from the entries ``current`` holds
+        (``_read_for_learning``). The latest address alone would let one message to
         ``dan.smith@gmail.com`` take the entry from the ``dan.smith@acme.com`` written to every
-        day, and ``dan.smith@acme.co`` would no longer be that contact at a lookalike domain.
-        One store call, only when a count reaches a power of two."""
-        if not candidates:
-            return []
-        current = self.store.get([(b + s, key) for key in candidates for b in ("x:", "x2:")])
+        day, and ``dan.smith@acme.co`` would no longer be that contact at a lookalike domain."""
         out = []
         for key, ref in candidates.items():
             top, second = (self._alive_ref(current.get((b + s, key)), at) for b in ("x:", "x2:"))
