@@ -30,11 +30,15 @@ def identity(raw: bytes) -> bytes:
     end = _HEADER_END.search(raw)
     head = raw[: end.start()] if end else raw
     found = _MESSAGE_ID.search(head)
-    if found:
-        value = b" ".join(found.group(1).split()).strip(b"<> ").lower()
-        if value:
-            return b"mid:" + value
-    return b"raw:" + hashlib.sha256(raw).hexdigest().encode()
+    by_id = message_id_identity(found.group(1)) if found else None
+    return by_id or b"raw:" + hashlib.sha256(raw).hexdigest().encode()
+
+
+def message_id_identity(value: bytes) -> bytes | None:
+    """The identity a Message-ID header's value gives (None when it is blank): for a caller that
+    has the parsed headers, not the bytes, and must name the message as ``identity`` does."""
+    value = b" ".join(value.split()).strip(b"<> ").lower()
+    return b"mid:" + value if value else None
 
 
 def bucket(raw: bytes) -> int:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from email.utils import getaddresses
 from typing import Any
 
+from postwarden.classifiers.split import message_id_identity
 from postwarden.context import OUTBOUND, Hit, ScanContext
 from postwarden.misdirection.addresses import normalise
 from postwarden.misdirection.history import MessageEvidence, Recipient, RecipientHistory
@@ -165,8 +166,18 @@ class RecipientHistoryCheck:
             return
         if verdict.action is Action.ACCEPT:
             if self.settings.learn:
-                self.history.learn(state.evidence, state.now)
+                self.history.learn(state.evidence, state.now, _message_id(ctx))
             if state.confirmed:
                 self.history.mark(state.sender, state.fingerprint, "confirmed", state.now)
         elif state.flagged and any(r.id == "MISDIRECTED_RECIPIENT" and not r.shadow for r in verdict.reasons):
             self.history.mark(state.sender, state.fingerprint, "flagged", state.now)
+
+
+def _message_id(ctx: ScanContext) -> bytes | None:
+    """The message's identity by its Message-ID, as ``history import`` will name the copy in the
+    sender's Sent folder; None without one (that copy's bytes are not the ones sent)."""
+    for name, value in ctx.message.headers:
+        if name.lower() == "message-id":
+            return message_id_identity(value.encode("utf-8", "surrogateescape"))
+    return None
+

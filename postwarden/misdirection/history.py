@@ -576,8 +576,11 @@ class RecipientHistory:
             ev.org_unread = False
         return fields
 
-    def learn(self, evidence: MessageEvidence, at: float | None = None) -> None:
-        """Record one delivered message, given the evidence its lookup returned."""
+    def learn(self, evidence: MessageEvidence, at: float | None = None,
+              identity: bytes | None = None) -> None:
+        """Record one delivered message, given the evidence its lookup returned. ``identity``
+        (``split.identity``'s) marks it as learned in the write that learns it, so a later
+        ``history import`` of a Sent folder that holds it does not count it again."""
         at = evidence.now if at is None else at
         tok, h = self.tok, self.half_life
         s = tok("a", evidence.sender)
@@ -635,6 +638,8 @@ class RecipientHistory:
         nodes = [s, *toks]  # the organisation's graph: the sender is a node, so a reply is a tie
         bumps += [("op", p) for p in self._pair_tokens(nodes, _pairs(nodes))]
         puts += self._local_part_puts(s, local_parts, current, at)
+        if identity:
+            puts.append((*self.import_key(evidence.sender, identity), b"1"))
         with self.store.batch():  # one transaction (SQLite): counters and index agree after a crash
             self.store.bump(bumps, at, h)
             self.store.put(puts, at)
@@ -658,7 +663,7 @@ class RecipientHistory:
         return self.tok("h", "\n".join([sender, subject, *sorted(set(rcpts))]))
 
     def import_key(self, sender: str, identity: bytes) -> Key:
-        """Where ``history import`` marks a message of ``sender`` it learned (``identity``: its
+        """Where ``learn`` marks a message of ``sender`` it learned (``identity``: its
         Message-ID, else its bytes, as ``split.identity`` has it), so that importing the same
         mail again does not count it twice."""
         return "im:" + self.tok("a", sender), self.tok("i", identity.decode("utf-8", "replace"))

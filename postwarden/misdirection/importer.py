@@ -5,7 +5,9 @@ been delivered at its Date, so a new installation knows each sender's contacts o
 Messages without a Date or a usable recipient are counted and skipped, and so are messages an
 import learned before (by Message-ID, else by their bytes: ``RecipientHistory.import_key``): a
 Sent folder and an archive that holds it, or the same import run twice, count each message once.
-Mail the daemon learned as it passed is not marked, so importing it afterwards counts it again.
+The daemon marks the mail it learns as it passes the same way, so a Sent folder imported after
+it has run counts what it already learned once (matched by Message-ID: the copy in a Sent folder
+and the message as sent differ in their bytes).
 """
 
 from __future__ import annotations
@@ -43,14 +45,14 @@ def import_history(history: RecipientHistory, paths: Iterable[str],
                 if sent is None:
                     result.skipped += 1
                     continue
-                key = history.import_key(sent.sender, identity(stored.raw))
+                message_identity = identity(stored.raw)
+                key = history.import_key(sent.sender, message_identity)
                 if key in marked or history.store.get([key]):
                     result.duplicates += 1
                     continue
                 evidence = history.lookup(sent.sender, list(sent.recipients), sent.subject,
                                           sent.text, sent.at)
-                history.learn(evidence, sent.at)
-                history.store.put([(*key, b"1")], sent.at)
+                history.learn(evidence, sent.at, message_identity)
                 marked.add(key)
                 senders.add(sent.sender)
                 result.learned += 1

@@ -35,8 +35,10 @@ def engine(tmp_path: Path, extra: str = "", learn: bool = True, **kw: str) -> En
 
 
 def message(rcpts: list[str], subject: str = "Quarterly figures", body: str = "Here are the figures.",
-            sender: str = "alice@example.com", auth: str | None = "alice", ip: str = "192.0.2.1"):
-    raw = (f"From: Alice <{sender}>\r\nTo: {', '.join(rcpts)}\r\nSubject: {subject}\r\n"
+            sender: str = "alice@example.com", auth: str | None = "alice", ip: str = "192.0.2.1",
+            message_id: str = ""):
+    mid = f"Message-ID: {message_id}\r\n" if message_id else ""
+    raw = (f"From: Alice <{sender}>\r\nTo: {', '.join(rcpts)}\r\nSubject: {subject}\r\n{mid}"
            f"Date: Tue, 1 Dec 2026 10:00:00 +0000\r\n\r\n{body}\r\n").encode()
     txn = transaction_from_bytes(raw)
     txn.mail_from, txn.rcpts, txn.auth_user, txn.client_ip = sender, list(rcpts), auth, ip

@@ -223,6 +223,25 @@ def test_the_same_sent_mail_imported_twice_is_learned_once(tmp_path, capsys):
     assert _contact_count(Engine(load_config(config)), "alice@example.com", "john.smith@acme.com") == 12
 
 
+def test_importing_a_sent_folder_after_the_daemon_ran_counts_what_it_learned_once(tmp_path, capsys):
+    """The Sent folder holds the copies of what the daemon already learned as it passed (the same
+    Message-ID, other bytes): an import after going live must not count those contacts twice."""
+    config = config_file(tmp_path)
+    live = Engine(load_config(config), learn=True)
+    for i in range(3):
+        assert live.decide(message(["john.smith@acme.com"], f"s{i}", f"John, item {i}.",
+                                   message_id=f"<M{i}@Example.com>")).action is Action.ACCEPT
+    live.decide(message(["john.smith@acme.com"], "no id", "John, no Message-ID."))
+    mbox = tmp_path / "sent.mbox"
+    mbox.write_text("".join(
+        f"From alice@example.com Tue Dec  1 10:00:00 2026\nFrom: alice@example.com\n"
+        f"To: john.smith@acme.com\nSubject: s{i}\nMessage-ID: <m{i}@example.com>\n"
+        f"Date: Tue, 1 Dec 2026 10:{i:02d}:00 +0000\n\nJohn, item {i}.\n\n" for i in range(5)))
+    assert main(["history", "import", "-c", str(config), str(mbox)]) == 0
+    assert "learned 2 message(s) from 1 sender(s), skipped 3 already learned" in capsys.readouterr().out
+    assert _contact_count(Engine(load_config(config)), "alice@example.com", "john.smith@acme.com") == 6
+
+
 @pytest.mark.redis
 def test_two_milter_nodes_share_one_redis_history(tmp_path, redis_url):
     """Node B stops a typo it never saw Alice's mail for, then lets her send it anyway."""
