@@ -37,7 +37,7 @@ import functools
 import hashlib
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -231,6 +231,21 @@ class Tokens:
             hasher.update((head + text).encode())
             out.append(hasher.hexdigest())
         return out
+
+
+    def find(self, kind: str, texts: Iterable[str], token: str) -> str | None:
+        """The text among ``texts`` whose token is ``token``: hashed one by one until it is found,
+        without the cache, which the thousand or two one-off variants of an address that hashed
+        mode tries to name a contact would fill, clearing out the addresses that recur."""
+        if not self.hashed:
+            return next((t for t in texts if self(kind, t) == token), None)
+        keyed, head = self._keyed, f"{kind}\0"
+        for text in texts:
+            hasher = keyed.copy()  # type: ignore[union-attr]
+            hasher.update((head + text).encode())
+            if hasher.hexdigest() == token:
+                return text
+        return None
 
 
 _GREETING = re.compile(r"^\s*(?:(?:hi|hello|dear|hey|morning|good morning)[\s,]+)?"
@@ -693,10 +708,7 @@ class RecipientHistory:
         elif kind == "a":
             local, domain = addr.split(near)
             candidates |= {f"{local}@{d}" for d in addr.suffix_swaps(domain)}
-        for candidate in candidates:
-            if self.tok(kind, candidate) == token:
-                return candidate
-        return None
+        return self.tok.find(kind, candidates, token)
 
 
 def _ranked_puts(s: str, key: str, top: Ref | None, second: Ref | None, token: str, packed: bytes,

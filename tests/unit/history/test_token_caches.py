@@ -31,3 +31,14 @@ def test_caches_hold_no_objects_the_collector_tracks() -> None:
     history.lookup("me@corp.test", RECIPIENTS, "Hello", "Dan, hello.", 1_700_000_000.0)
     for cache in (history._rkeys, history.tok._cache):
         assert cache and not any(gc.is_tracked(k) or gc.is_tracked(v) for k, v in cache.items())
+
+
+def test_naming_a_contact_in_hashed_mode_leaves_the_cache_to_the_addresses_that_recur() -> None:
+    """Hashed mode names the contact a typo resembles by hashing the typo's one-edit variants,
+    a thousand or more; through the cache they would fill it and, at its bound, clear it."""
+    history = RecipientHistory(SqliteStore(":memory:"), "a site secret for tests", 180.0, 730.0, ())
+    contact = history.tok("a", "john.smith@acme-industries.com")
+    before = len(history.tok._cache)
+    assert history.name_of("a", contact, "jon.smith@acme-industries.com") == "john.smith@acme-industries.com"
+    assert history.name_of("a", contact, "mary.jones@acme-industries.com") is None
+    assert len(history.tok._cache) <= before + 2  # the two addresses themselves
