@@ -6,7 +6,9 @@ import argparse
 import sys
 import time
 
-from postwarden.config import ConfigError, load_config
+from postwarden.config import Config, ConfigError, load_config
+
+DAY = 86400.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,22 +19,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("paths", nargs="+", metavar="PATH",
                      help="sent-mail file, mbox, maildir, directory or .tar.* archive")
     imp.add_argument("--sender", help="whose sent mail this is (default: each message's From)")
+    purge = actions.add_parser(
+        "purge", help="delete what was not used within the horizon (run it daily: the SQLite store "
+                      "never deletes on its own)")
+    purge.add_argument("-c", "--config", metavar="FILE", help="postwarden.yaml (default: built-in defaults)")
+    purge.add_argument("--older-than", type=float, metavar="DAYS",
+                       help="delete what was last used longer ago than this "
+                            "(default: recipient_history.horizon_days)")
 
 
 def history_command(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"postwarden: {exc}", file=sys.stderr)
+        return 2
+    if args.history_command == "purge":
+        return _purge(config, args.older_than)
+    return _import(config, args.paths, args.sender)
+
+
+def _import(config: Config, paths: list[str], sender: str | None) -> int:
     from postwarden.misdirection.factory import build_history
     from postwarden.misdirection.importer import import_history
     from postwarden.sources import SourceError
 
     try:
-        config = load_config(args.config)
         history = build_history(config)
     except ConfigError as exc:
         print(f"postwarden: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
     try:
-        result = import_history(history, args.paths, args.sender)
+        result = import_history(history, paths, sender)
     except SourceError as exc:
         print(f"postwarden: {exc}", file=sys.stderr)
         return 1
@@ -41,4 +60,40 @@ def history_command(args: argparse.Namespace) -> int:
     print(f"postwarden: learned {result.learned} message(s) from {result.senders} sender(s), skipped "
           f"{result.duplicates} already learned and {result.skipped} without a date or recipient, "
           f"in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _purge(config: Config, older_than: float | None) -> int:
+    """What lookups already ignore (older than the horizon), deleted from the store, so a SQLite
+    history stays the size of the horizon's mail. Safe while the daemon runs: the stores delete
+    in short steps and keep what a node refreshed meanwhile."""
+    import sqlite3
+
+    import redis
+
+    from postwarden.misdirection.factory import open_history_store
+
+    days = config.recipient_history.horizon_days if older_than is None else older_than
+    if days <= 0:
+        why = ("recipient_history.horizon_days is 0 (keep everything)" if older_than is None
+               else f"--older-than must be more than 0 days, got {older_than:g}")
+        print(f"postwarden: nothing to purge by: {why}; pass --older-than DAYS", file=sys.stderr)
+        return 2
+    try:
+        store = open_history_store(config)
+    except ConfigError as exc:
+        print(f"postwarden: {exc}", file=sys.stderr)
+        return 2
+    started = time.time()
+    cutoff = started - days * DAY
+    try:
+        removed = store.purge(cutoff)
+    except (sqlite3.Error, redis.RedisError) as exc:
+        print(f"postwarden: purge stopped, what it deleted so far stays deleted: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"postwarden: purged {removed} entr{'y' if removed == 1 else 'ies'} last used before "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(cutoff))} ({days:g} days), "
+          f"in {time.time() - started:.1f}s")
     return 0

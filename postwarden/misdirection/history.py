@@ -15,7 +15,7 @@ Buckets per sender token S:
   domain;
 - fields ``v:S`` and ``ov``, decaying content centroids per contact (see textvec); ``t:S``,
   the sender's threads (normalised subjects) and who was on each; ``sa:S``, send-anyway markers;
-  ``im:S``, the messages ``history import`` learned.
+  ``im:S``, the messages learned (by the daemon or ``history import``), by Message-ID.
 
 A lookup is one store call (one SQL statement, one Redis script call) for mail to known
 contacts: the sender's counters, centroids and name keys of every recipient, and the centroid

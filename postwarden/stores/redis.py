@@ -63,6 +63,25 @@ end
 return #KEYS
 """
 
+# Deletes the members of one hash that are still older than ARGV[1] when the script runs (a
+# member the daemon refreshed since the client read it stays). ARGV[2]: "c" (a counter, its time
+# the last word) or "f" (a field, its time the first 8 bytes, a little-endian double).
+PURGE_LUA = """
+local before, counter, removed = tonumber(ARGV[1]), ARGV[2] == 'c', 0
+for i = 3, #ARGV do
+    local v = redis.call('HGET', KEYS[1], ARGV[i])
+    if v then
+        local t
+        if counter then t = tonumber(string.match(v, '(%S+)$')) else t = struct.unpack('<d', v) end
+        if t < before then
+            redis.call('HDEL', KEYS[1], ARGV[i])
+            removed = removed + 1
+        end
+    end
+end
+return removed
+"""
+PURGE_SLICE = 1000  # members a purge script call re-checks and deletes
 
 # KEYS: one hash per group (a follow group: the hash of its reference fields, then the hash
 # followed into). ARGV[1]: each group's kind ("c", "f", "c>" or "f>") and how many members, as
@@ -209,6 +228,7 @@ class RedisStore(HistoryStore):
             raise StoreError(f"{url}: cannot reach Redis: {exc}") from None
         self._bump = self.client.register_script(BUMP_LUA)
         self._lookup = self.client.register_script(LOOKUP_LUA)
+        self._purge = self.client.register_script(PURGE_LUA)
 
     def _ckey(self, bucket: str) -> str:
         return f"{self.prefix}c:{bucket}"
@@ -353,16 +373,21 @@ class RedisStore(HistoryStore):
         return {m.decode(): _entry(v) for m, v in raw.items()}
 
     def purge(self, before: float) -> int:
-        """Remove stale members of every bucket (a maintenance job; TTLs do the bulk of it)."""
+        """Remove stale members of every bucket (a maintenance job; TTLs drop whole buckets).
+        Hashes are read with HSCAN, never whole (the organisation's index has millions of members
+        and HGETALL would stall every node for seconds), and a script deletes what is still stale
+        when it runs, so a member a node refreshed meanwhile stays."""
         removed = 0
-        for key in self.client.scan_iter(match=f"{self.prefix}c:*", count=1000):
-            stale = [m for m, v in self.client.hgetall(key).items() if _entry(v).last < before]
-            if stale:
-                removed += self.client.hdel(key, *stale)
-        for key in self.client.scan_iter(match=f"{self.prefix}f:*", count=1000):
-            stale = [f for f, v in self.client.hgetall(key).items() if _STAMP.unpack_from(v)[0] < before]
-            if stale:
-                removed += self.client.hdel(key, *stale)
+        for kind in ("c", "f"):
+            for key in self.client.scan_iter(match=f"{self.prefix}{kind}:*", count=1000):
+                stale: list[bytes] = []
+                for member, raw in self.client.hscan_iter(key, count=1000):
+                    written = _entry(raw).last if kind == "c" else _STAMP.unpack_from(raw)[0]
+                    if written < before:
+                        stale.append(member)
+                for i in range(0, len(stale), PURGE_SLICE):
+                    removed += int(self._purge(keys=[key], args=[repr(float(before)), kind,
+                                                                  *stale[i:i + PURGE_SLICE]]))
         return removed
 
     def export(self) -> Iterator[tuple[str, str, Entry | None, bytes, float]]:

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS fields (
     bucket TEXT NOT NULL, field TEXT NOT NULL, value BLOB NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (bucket, field)) WITHOUT ROWID;
 """
-# No index on last/at: purge is a rare maintenance scan, and every index slows each learn.
+# No index on last/at: purge is a maintenance pass (`postwarden history purge`), and every index
+# slows each learn.
 
 # The same arithmetic as base.bumped, in SQL, so a bump is one statement per key.
 BUMP = """
@@ -68,6 +69,7 @@ CACHE_KIB = 256 * 1024  # page cache per connection (SQLite allocates it only as
 # touches ~150 random pages. SQLite caps this at its compile-time maximum (2 GiB in common
 # builds); pages past it are read as before.
 MMAP_BYTES = 1 << 34
+PURGE_WINDOW = 20_000  # rows a purge reads (and deletes from) per transaction
 MAX_BUCKETS = 200  # buckets per statement: SQLite allows 500 terms in a compound SELECT
 
 
@@ -271,9 +273,29 @@ class SqliteStore(HistoryStore):
         return {m: Entry(w, n, t) for m, w, n, t in rows}
 
     def purge(self, before: float) -> int:
-        with self.batch(), self._use() as conn:
-            removed = conn.execute("DELETE FROM counters WHERE last < ?", (before,)).rowcount
-            removed += conn.execute("DELETE FROM fields WHERE at < ?", (before,)).rowcount
+        """One pass over each table in primary-key order, ``PURGE_WINDOW`` rows at a time, read
+        outside any transaction (a WAL reader holds up no writer); only a window with stale rows
+        takes the write lock, to delete those still stale then. A running daemon's writes so wait
+        for one window's deletes at most, never for the scan of a whole file, which on a large
+        history outlasts their busy timeout, and a row it refreshed meanwhile stays."""
+        removed = 0
+        for table, member, stamp in (("counters", "member", "last"), ("fields", "field", "at")):
+            after: tuple[str, str] = ("", "")
+            while True:
+                with self._use() as conn:
+                    rows = conn.execute(
+                        f"SELECT bucket, {member}, {stamp} FROM {table} WHERE (bucket, {member}) > (?, ?) "
+                        f"ORDER BY bucket, {member} LIMIT ?", (*after, PURGE_WINDOW)).fetchall()
+                stale = [(b, m, before) for b, m, t in rows if t < before]
+                if stale:
+                    with self.batch(), self._use() as conn:
+                        done = conn.total_changes
+                        conn.executemany(f"DELETE FROM {table} WHERE bucket = ? AND {member} = ? "
+                                         f"AND {stamp} < ?", stale)
+                        removed += conn.total_changes - done
+                if len(rows) < PURGE_WINDOW:
+                    break
+                after = rows[-1][:2]
         return removed
 
     def export(self) -> Iterator[tuple[str, str, Entry | None, bytes, float]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from email.utils import formatdate
 
 import pytest
 
@@ -240,6 +242,30 @@ def test_importing_a_sent_folder_after_the_daemon_ran_counts_what_it_learned_onc
     assert main(["history", "import", "-c", str(config), str(mbox)]) == 0
     assert "learned 2 message(s) from 1 sender(s), skipped 3 already learned" in capsys.readouterr().out
     assert _contact_count(Engine(load_config(config)), "alice@example.com", "john.smith@acme.com") == 6
+
+
+def test_history_purge_deletes_what_the_horizon_forgot_and_keeps_the_rest(tmp_path, capsys):
+    """The SQLite store never deletes on its own: a contact last written to three years ago
+    stays on disk until `history purge`, which removes it and keeps this year's."""
+    now = time.time()
+    dates = (("old.friend@acme.com", now - 3 * 365 * 86400), ("john.smith@acme.com", now - 86400))
+    mbox = tmp_path / "sent.mbox"
+    mbox.write_text("".join(
+        f"From alice@example.com Tue Dec  1 10:00:00 2026\nFrom: alice@example.com\nTo: {rcpt}\n"
+        f"Subject: s{i}\nMessage-ID: <{i}.{rcpt}>\nDate: {formatdate(when + i * 60)}\n\nHello, item {i}.\n\n"
+        for rcpt, when in dates for i in range(3)))
+    config = config_file(tmp_path)
+    assert main(["history", "import", "-c", str(config), str(mbox)]) == 0
+    capsys.readouterr()
+    eng = Engine(load_config(config))
+    assert _contact_count(eng, "alice@example.com", "old.friend@acme.com") == 3
+    assert main(["history", "purge", "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "(730 days)" in out and "purged 0 " not in out
+    assert _contact_count(eng, "alice@example.com", "old.friend@acme.com") == 0
+    assert _contact_count(eng, "alice@example.com", "john.smith@acme.com") == 3
+    assert main(["history", "purge", "-c", str(config), "--older-than", "0"]) == 2
+    assert "--older-than must be more than 0 days" in capsys.readouterr().err
 
 
 @pytest.mark.redis

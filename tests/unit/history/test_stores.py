@@ -8,6 +8,8 @@ import threading
 import pytest
 
 from postwarden.stores import StoreError, open_store
+from postwarden.stores import redis as redis_store
+from postwarden.stores import sqlite as sqlite_store
 from postwarden.stores.base import Entry, bumped
 
 DAY = 86400.0
@@ -76,6 +78,23 @@ def test_purge_forgets_what_was_not_used_since(store):
     assert store.purge(before=50.0) == 2
     assert set(store.members("c:a")) == {"new"}
     assert store.get([("x:a", "old"), ("x:a", "new")]) == {("x:a", "new"): b"2"}
+
+
+def test_purge_walks_a_large_history_in_windows(store, monkeypatch):
+    """A purge reads and deletes in short steps (SQLite: a transaction per window of rows;
+    Redis: HSCAN, then a script per slice), so a running daemon's writes are held up by one step,
+    never by the whole pass; every stale member of every bucket still goes."""
+    monkeypatch.setattr(sqlite_store, "PURGE_WINDOW", 7)
+    monkeypatch.setattr(redis_store, "PURGE_SLICE", 3)
+    for bucket in ("c:a", "c:b", "oc"):
+        store.bump([(bucket, f"old{i}") for i in range(20)], at=1.0, half_life=0)
+        store.bump([(bucket, f"new{i}") for i in range(5)], at=100.0, half_life=0)
+    store.put([("xo", f"old{i}", b"o") for i in range(30)], at=1.0)
+    store.put([("xo", f"new{i}", b"n") for i in range(4)], at=100.0)
+    assert store.purge(before=50.0) == 3 * 20 + 30
+    assert all(set(store.members(b)) == {f"new{i}" for i in range(5)} for b in ("c:a", "c:b", "oc"))
+    assert len(store.get([("xo", f"{age}{i}") for age in ("old", "new") for i in range(30)])) == 4
+    assert store.purge(before=50.0) == 0
 
 
 def test_concurrent_bumps_from_many_threads_lose_nothing(store):
