@@ -19,6 +19,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("paths", nargs="+", metavar="PATH",
                      help="sent-mail file, mbox, maildir, directory or .tar.* archive")
     imp.add_argument("--sender", help="whose sent mail this is (default: each message's From)")
+    forget = actions.add_parser(
+        "forget", help="delete everything the history keeps per sender (a departed user, or an "
+                       "account whose compromise taught it a spam run's addresses)")
+    forget.add_argument("-c", "--config", metavar="FILE", help="postwarden.yaml (default: built-in defaults)")
+    forget.add_argument("senders", nargs="+", metavar="SENDER", help="the sender's address")
     purge = actions.add_parser(
         "purge", help="delete what was not used within the horizon (run it daily: the SQLite store "
                       "never deletes on its own)")
@@ -36,6 +41,8 @@ def history_command(args: argparse.Namespace) -> int:
         return 2
     if args.history_command == "purge":
         return _purge(config, args.older_than)
+    if args.history_command == "forget":
+        return _forget(config, args.senders)
     return _import(config, args.paths, args.sender)
 
 
@@ -97,3 +104,28 @@ def _purge(config: Config, older_than: float | None) -> int:
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(cutoff))} ({days:g} days), "
           f"in {time.time() - started:.1f}s")
     return 0
+
+
+def _forget(config: Config, senders: list[str]) -> int:
+    """Exit 1 when a sender had nothing kept: a mistyped address must not pass for a done job."""
+    from postwarden.misdirection.addresses import normalise
+    from postwarden.misdirection.factory import build_history
+
+    try:
+        history = build_history(config)
+    except ConfigError as exc:
+        print(f"postwarden: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    try:
+        for sender in senders:
+            removed = history.forget(normalise(sender))
+            if removed:
+                print(f"postwarden: forgot {removed} entr{'y' if removed == 1 else 'ies'} of {sender}")
+            else:
+                print(f"postwarden: the history keeps nothing for {sender}", file=sys.stderr)
+                status = 1
+    finally:
+        history.store.close()
+    return status
+

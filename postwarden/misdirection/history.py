@@ -47,6 +47,8 @@ from postwarden.misdirection import addresses as addr
 from postwarden.misdirection import textvec
 from postwarden.stores.base import REF_OFFSET, Entry, Group, HistoryStore, Key, bumped, decayed
 
+# Every bucket kept per sender token (see the module docstring): what ``forget`` deletes.
+SENDER_BUCKETS = ("c:", "d:", "p:", "t:", "v:", "x:", "x2:", "sa:", "im:")
 TOKEN_CACHE = 200_000  # hashed tokens kept in memory (a dict: thread-safe for get and set)
 MAX_PAIR_RECIPIENTS = 20  # pairs grow quadratically; larger messages learn and score no ties
 _REF = struct.Struct("<dd")  # then the token: what a store's ``follow`` reads (REF_OFFSET)
@@ -693,6 +695,15 @@ class RecipientHistory:
             return None
         state, _, when = value.decode().partition(" ")
         return state, float(when)
+
+    # -- forgetting -----------------------------------------------------------------------------
+    def forget(self, sender: str) -> int:
+        """Delete everything this history keeps per ``sender`` (contacts, domains, pairs, index,
+        centroids, threads, send-anyway and learned-message marks, its message counters); return
+        how many entries went. What it added to the organisation-wide entries stays: those are
+        sums over every sender, and its share of them is not kept apart."""
+        s = self.tok("a", sender)
+        return self.store.drop([b + s for b in SENDER_BUCKETS], [("m", s), ("mn", s)])
 
     # -- naming in hashed mode -----------------------------------------------------------------
     def name_of(self, kind: str, token: str, near: str) -> str | None:

@@ -124,6 +124,11 @@ class HistoryStore(abc.ABC):
         """Delete counters last bumped and fields last written before ``before``; return how many."""
 
     @abc.abstractmethod
+    def drop(self, buckets: Sequence[str], counters: Sequence[Key] = ()) -> int:
+        """Delete whole buckets (counters and fields) and single counters; return how many
+        entries went."""
+
+    @abc.abstractmethod
     def export(self) -> Iterator[tuple[str, str, Entry | None, bytes, float]]:
         """Every counter as (bucket, member, entry, b"", 0.0) and every field as (bucket, field,
         None, value, written): a copy of the history, to move it to another backend."""

@@ -390,6 +390,17 @@ class RedisStore(HistoryStore):
                                                                   *stale[i:i + PURGE_SLICE]]))
         return removed
 
+    def drop(self, buckets: Sequence[str], counters: Sequence[Key] = ()) -> int:
+        keys = [k for b in buckets for k in (self._ckey(b), self._fkey(b))]
+        pipe = self.client.pipeline(transaction=True)  # counted and deleted in one MULTI
+        for key in keys:
+            pipe.hlen(key)
+            pipe.delete(key)
+        for bucket, member in counters:
+            pipe.hdel(self._ckey(bucket), member)
+        results = pipe.execute() if keys or counters else []
+        return sum(results[0:2 * len(keys):2]) + sum(results[2 * len(keys):])
+
     def export(self) -> Iterator[tuple[str, str, Entry | None, bytes, float]]:
         skip = len(self.prefix) + 2
         for key in self.client.scan_iter(match=f"{self.prefix}[cf]:*", count=1000):

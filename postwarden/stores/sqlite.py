@@ -298,6 +298,15 @@ class SqliteStore(HistoryStore):
                 after = rows[-1][:2]
         return removed
 
+    def drop(self, buckets: Sequence[str], counters: Sequence[Key] = ()) -> int:
+        with self.batch(), self._use() as conn:
+            done = conn.total_changes
+            for bucket in buckets:
+                conn.execute("DELETE FROM counters WHERE bucket = ?", (bucket,))
+                conn.execute("DELETE FROM fields WHERE bucket = ?", (bucket,))
+            conn.executemany("DELETE FROM counters WHERE bucket = ? AND member = ?", counters)
+            return conn.total_changes - done
+
     def export(self) -> Iterator[tuple[str, str, Entry | None, bytes, float]]:
         with self._use() as conn:
             for b, m, w, n, t in conn.execute("SELECT bucket, member, weight, count, last FROM counters"):

@@ -12,6 +12,7 @@ from postwarden.cli import main
 from postwarden.config import ConfigError, load_config
 from postwarden.engine import Engine
 from postwarden.misdirection.check import RecipientHistoryCheck
+from postwarden.misdirection.history import SENDER_BUCKETS
 from postwarden.verdict import Action
 
 from .helpers import SECRET, config_file, engine, message, teach
@@ -266,6 +267,35 @@ def test_history_purge_deletes_what_the_horizon_forgot_and_keeps_the_rest(tmp_pa
     assert _contact_count(eng, "alice@example.com", "john.smith@acme.com") == 3
     assert main(["history", "purge", "-c", str(config), "--older-than", "0"]) == 2
     assert "--older-than must be more than 0 days" in capsys.readouterr().err
+
+
+def test_history_forget_deletes_everything_kept_for_a_sender_and_nothing_else(tmp_path, capsys):
+    """A compromised account's spam run taught the history thousands of "contacts", or the user
+    left: `history forget` starts the sender over. Another sender's history is untouched."""
+    config = config_file(tmp_path)
+    eng = Engine(load_config(config), learn=True)
+    teach(eng)
+    for i in range(12):
+        eng.decide(message(["john.smith@acme.com"], f"Hi {i}", "John, hi.", sender="bob@example.com",
+                           auth="bob", message_id=f"<b{i}@example.com>"))
+    eng.decide(message(["john.smith@acme.com"], "Contract 13", "John, the draft.",
+                       message_id="<a13@example.com>"))
+    assert eng.decide(message(["jon.smith@acme.com"], "Contract 99")).action is Action.REJECT  # a mark
+    eng.decide(message(["john.doe@acme.com"], "Budget [send anyway]", "John, the budget."))  # a runner-up
+    history = _check(eng).history
+    alice = history.tok("a", "alice@example.com")
+    kept = {row[0] for row in history.store.export() if row[0].endswith(alice)}
+    assert kept == {b + alice for b in SENDER_BUCKETS}  # every kind of entry, so each is seen to go
+    assert main(["history", "forget", "-c", str(config), "Alice@Example.com"]) == 0
+    assert "forgot " in capsys.readouterr().out
+    assert main(["history", "forget", "-c", str(config), "alice@example.com"]) == 1  # a typo shows
+    assert "keeps nothing for alice@example.com" in capsys.readouterr().err
+    assert not [row for row in history.store.export() if alice in row[0] or row[1] == alice]
+    assert _contact_count(eng, "alice@example.com", "john.smith@acme.com") == 0
+    assert _contact_count(eng, "bob@example.com", "john.smith@acme.com") == 12
+    verdict = eng.decide(message(["jon.smith@acme.com"], "Contract 99", "John, the signed contract."))
+    assert verdict.action is Action.ACCEPT
+    assert any(r.id == "RCPT_HISTORY_TOO_SHORT" for r in verdict.reasons)
 
 
 @pytest.mark.redis

@@ -53,6 +53,9 @@ class Reference(HistoryStore):
     def purge(self, before):
         return self.inner.purge(before)
 
+    def drop(self, buckets, counters=()):
+        return self.inner.drop(buckets, counters)
+
     def export(self):
         return self.inner.export()
 

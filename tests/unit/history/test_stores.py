@@ -80,6 +80,16 @@ def test_purge_forgets_what_was_not_used_since(store):
     assert store.get([("x:a", "old"), ("x:a", "new")]) == {("x:a", "new"): b"2"}
 
 
+def test_drop_deletes_whole_buckets_and_single_counters_and_counts_them(store):
+    store.bump([("c:a", "x"), ("c:a", "y"), ("c:b", "x"), ("m", "a"), ("m", "b")], at=1.0, half_life=0)
+    store.put([("v:a", "x", b"1"), ("v:b", "x", b"2")], at=1.0)
+    assert store.drop(["c:a", "v:a", "c:nobody"], [("m", "a"), ("m", "nobody")]) == 4
+    assert store.members("c:a") == {} and set(store.members("c:b")) == {"x"}
+    assert set(store.members("m")) == {"b"}
+    assert store.get([("v:a", "x"), ("v:b", "x")]) == {("v:b", "x"): b"2"}
+    assert store.drop([], []) == 0
+
+
 def test_purge_walks_a_large_history_in_windows(store, monkeypatch):
     """A purge reads and deletes in short steps (SQLite: a transaction per window of rows;
     Redis: HSCAN, then a script per slice), so a running daemon's writes are held up by one step,
