@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from postwarden.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from postwarden.misdirection.history import RecipientHistory
 
 DAY = 86400.0
 
@@ -34,43 +38,51 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def history_command(args: argparse.Namespace) -> int:
+    from postwarden.misdirection.factory import build_history
+
     try:
         config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"postwarden: {exc}", file=sys.stderr)
-        return 2
-    if args.history_command == "purge":
-        return _purge(config, args.older_than)
-    if args.history_command == "forget":
-        return _forget(config, args.senders)
-    return _import(config, args.paths, args.sender)
-
-
-def _import(config: Config, paths: list[str], sender: str | None) -> int:
-    from postwarden.misdirection.factory import build_history
-    from postwarden.misdirection.importer import import_history
-    from postwarden.sources import SourceError
-
-    try:
+        days = _purge_days(config, args.older_than) if args.history_command == "purge" else 0.0
         history = build_history(config)
     except ConfigError as exc:
         print(f"postwarden: {exc}", file=sys.stderr)
         return 2
+    try:
+        if args.history_command == "purge":
+            return _purge(history, days)
+        if args.history_command == "forget":
+            return _forget(history, args.senders)
+        return _import(history, args.paths, args.sender)
+    finally:
+        history.store.close()
+
+
+def _import(history: RecipientHistory, paths: list[str], sender: str | None) -> int:
+    from postwarden.misdirection.importer import import_history
+    from postwarden.sources import SourceError
+
     started = time.perf_counter()
     try:
         result = import_history(history, paths, sender)
     except SourceError as exc:
         print(f"postwarden: {exc}", file=sys.stderr)
         return 1
-    finally:
-        history.store.close()
     print(f"postwarden: learned {result.learned} message(s) from {result.senders} sender(s), skipped "
           f"{result.duplicates} already learned and {result.skipped} without a date or recipient, "
           f"in {time.perf_counter() - started:.1f}s")
     return 0
 
 
-def _purge(config: Config, older_than: float | None) -> int:
+def _purge_days(config: Config, older_than: float | None) -> float:
+    days = config.recipient_history.horizon_days if older_than is None else older_than
+    if days <= 0:
+        why = ("recipient_history.horizon_days is 0 (keep everything)" if older_than is None
+               else f"--older-than must be more than 0 days, got {older_than:g}")
+        raise ConfigError(f"nothing to purge by: {why}; pass --older-than DAYS")
+    return days
+
+
+def _purge(history: RecipientHistory, days: float) -> int:
     """What lookups already ignore (older than the horizon), deleted from the store, so a SQLite
     history stays the size of the horizon's mail. Safe while the daemon runs: the stores delete
     in short steps and keep what a node refreshed meanwhile."""
@@ -78,54 +90,29 @@ def _purge(config: Config, older_than: float | None) -> int:
 
     import redis
 
-    from postwarden.misdirection.factory import open_history_store
-
-    days = config.recipient_history.horizon_days if older_than is None else older_than
-    if days <= 0:
-        why = ("recipient_history.horizon_days is 0 (keep everything)" if older_than is None
-               else f"--older-than must be more than 0 days, got {older_than:g}")
-        print(f"postwarden: nothing to purge by: {why}; pass --older-than DAYS", file=sys.stderr)
-        return 2
-    try:
-        store = open_history_store(config)
-    except ConfigError as exc:
-        print(f"postwarden: {exc}", file=sys.stderr)
-        return 2
     started = time.time()
     cutoff = started - days * DAY
     try:
-        removed = store.purge(cutoff)
+        removed = history.store.purge(cutoff)
     except (sqlite3.Error, redis.RedisError) as exc:
         print(f"postwarden: purge stopped, what it deleted so far stays deleted: {exc}", file=sys.stderr)
         return 1
-    finally:
-        store.close()
     print(f"postwarden: purged {removed} entr{'y' if removed == 1 else 'ies'} last used before "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(cutoff))} ({days:g} days), "
           f"in {time.time() - started:.1f}s")
     return 0
 
 
-def _forget(config: Config, senders: list[str]) -> int:
+def _forget(history: RecipientHistory, senders: list[str]) -> int:
     """Exit 1 when a sender had nothing kept: a mistyped address must not pass for a done job."""
     from postwarden.misdirection.addresses import normalise
-    from postwarden.misdirection.factory import build_history
 
-    try:
-        history = build_history(config)
-    except ConfigError as exc:
-        print(f"postwarden: {exc}", file=sys.stderr)
-        return 2
     status = 0
-    try:
-        for sender in senders:
-            removed = history.forget(normalise(sender))
-            if removed:
-                print(f"postwarden: forgot {removed} entr{'y' if removed == 1 else 'ies'} of {sender}")
-            else:
-                print(f"postwarden: the history keeps nothing for {sender}", file=sys.stderr)
-                status = 1
-    finally:
-        history.store.close()
+    for sender in senders:
+        removed = history.forget(normalise(sender))
+        if removed:
+            print(f"postwarden: forgot {removed} entr{'y' if removed == 1 else 'ies'} of {sender}")
+        else:
+            print(f"postwarden: the history keeps nothing for {sender}", file=sys.stderr)
+            status = 1
     return status
-
