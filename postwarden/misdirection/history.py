@@ -603,11 +603,11 @@ class RecipientHistory:
         s = tok("a", evidence.sender)
         xs = "x:" + s
         contacts = [bumped(ev.contact, at, h) for ev in evidence.recipients]
-        # the local part's entries, for the same person at a lookalike domain, change only when
-        # a count reaches a power of two (as the organisation's index does)
+        # the local part's entries, for the same person at a lookalike domain, are rewritten as
+        # the organisation's index is (``_index_due``)
         local_keys = {ev.token: tok("j", ev.rcpt.local)
                       for ev, new in zip(evidence.recipients, contacts, strict=True)
-                      if _power_of_two(new.count)}
+                      if self._index_due(ev.contact, new, at)}
         current = self._read_for_learning(evidence, s, list(dict.fromkeys(local_keys.values())))
         bumps: list[Key] = [("m", s)]
         if any(ev.contact is None for ev in evidence.recipients):
@@ -626,7 +626,7 @@ class RecipientHistory:
             if t in local_keys:
                 local_parts[local_keys[t]] = Ref(t, new.weight, at, d)
             org = bumped(ev.org_contact, at, h)
-            if _power_of_two(org.count):
+            if self._index_due(ev.org_contact, org, at):
                 oref = Ref(t, org.weight, at, name).pack()
                 puts += [("xo", k, oref) for k in self._local_keys(r)]
             for key, (top, second) in zip(self._name_keys(r), (ev.first_refs, ev.prefix_refs), strict=True):
@@ -642,7 +642,7 @@ class RecipientHistory:
             bumps += [("d:" + s, d), ("o", d)]
             for bucket, entry in ((xs, ev.domain_sender), ("xo", ev.domain_org)):
                 after = bumped(entry, at, h)
-                if _power_of_two(after.count):
+                if self._index_due(entry, after, at):
                     dref = Ref(d, after.weight, at).pack()
                     puts += [(bucket, k, dref) for k in self._domain_keys(r.domain)]
         if evidence.thread:
@@ -660,6 +660,22 @@ class RecipientHistory:
         with self.store.batch():  # one transaction (SQLite): counters and index agree after a crash
             self.store.bump(bumps, at, h)
             self.store.put(puts, at)
+
+    def _index_due(self, before: Entry | None, after: Entry, at: float) -> bool:
+        """Whether this learn (re)writes the index entries of an address or domain (near-miss
+        keys, local part, domain variants): a dozen or more keys, so not on every message, but
+        when its count reaches a power of two (its weight there then changes enough to matter)
+        and on its first use in each quarter of the horizon. An entry carries the time it was
+        written and counts for nothing past the horizon; by doublings alone, a contact written
+        to weekly for three years would lose it for months at a time, and with it the typos of
+        its address. So an entry of an address in use is never older than a quarter of the
+        horizon plus the time since that use."""
+        if _power_of_two(after.count):
+            return True
+        if before is None or self.horizon <= 0:
+            return False
+        quarter = self.horizon / 4
+        return at // quarter != before.last // quarter
 
     def _local_part_puts(self, s: str, candidates: dict[str, Ref], current: dict[Key, bytes],
                          at: float) -> list[tuple[str, str, bytes]]:

@@ -16,7 +16,8 @@ from postwarden.sources import read_messages
 # Named by the replay's version and the number of features, so a replay made by other code or for
 # other features is not picked up. Version 2: export-artefact addresses dropped, `invalid` kept.
 # Version 3: a local part's two strongest addresses, not the latest (88 lookalike rows differ).
-REPLAY_VERSION = 3
+# Version 4: index entries also rewritten on an address's first use in each quarter-horizon.
+REPLAY_VERSION = 4
 DEFAULT_CACHE = f"/tmp/postwarden-misdirection-rows-v{REPLAY_VERSION}-{len(NAMES)}.npz"
 
 

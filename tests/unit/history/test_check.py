@@ -332,3 +332,21 @@ def test_a_recipient_domain_that_does_not_exist_is_stopped_by_the_configured_res
         assert "no-such-domain.example" in stub.queries
     finally:
         stub.close()
+
+
+def test_a_typo_of_a_contact_written_to_for_years_is_still_stopped(tmp_path, capsys):
+    """The index that finds a typo's contact is rewritten when a count doubles; a contact written
+    to weekly for three years doubles its count rarely, and an index entry older than the
+    horizon counts for nothing: it must be kept fresh while the contact is in use."""
+    now = time.time()
+    days = [1095 - 2.8 * i for i in range(130)] + [1095 - 364 - 10 * i for i in range(70)]
+    mbox = tmp_path / "sent.mbox"
+    mbox.write_text("".join(
+        f"From alice@example.com Tue Dec  1 10:00:00 2026\nFrom: alice@example.com\n"
+        f"To: john.smith@acme.com\nSubject: s{i}\nMessage-ID: <{i}@example.com>\n"
+        f"Date: {formatdate(now - ago * 86400)}\n\nJohn, item {i}.\n\n" for i, ago in enumerate(days)))
+    config = config_file(tmp_path)
+    assert main(["history", "import", "-c", str(config), str(mbox)]) == 0
+    verdict = Engine(load_config(config)).decide(message(["jon.smith@acme.com"], "New", "John, item 200."))
+    assert verdict.action is Action.REJECT
+    assert "john.smith@acme.com" in verdict.smtp_text
