@@ -75,10 +75,11 @@ def _import(history: RecipientHistory, paths: list[str], sender: str | None) -> 
 
 def _purge_days(config: Config, older_than: float | None) -> float:
     days = config.recipient_history.horizon_days if older_than is None else older_than
+    if older_than is not None and older_than <= 0:
+        raise ConfigError(f"--older-than must be more than 0 days, got {older_than:g}")
     if days <= 0:
-        why = ("recipient_history.horizon_days is 0 (keep everything)" if older_than is None
-               else f"--older-than must be more than 0 days, got {older_than:g}")
-        raise ConfigError(f"nothing to purge by: {why}; pass --older-than DAYS")
+        raise ConfigError("nothing to purge by: recipient_history.horizon_days is 0 (keep everything); "
+                          "pass --older-than DAYS")
     return days
 
 
