@@ -180,4 +180,3 @@ def _message_id(ctx: ScanContext) -> bytes | None:
         if name.lower() == "message-id":
             return message_id_identity(value.encode("utf-8", "surrogateescape"))
     return None
-

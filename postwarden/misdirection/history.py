@@ -234,7 +234,6 @@ class Tokens:
             out.append(hasher.hexdigest())
         return out
 
-
     def find(self, kind: str, texts: Iterable[str], token: str) -> str | None:
         """The text among ``texts`` whose token is ``token``: hashed one by one until it is found,
         without the cache, which the thousand or two one-off variants of an address that hashed

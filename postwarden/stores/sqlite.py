@@ -69,7 +69,7 @@ CACHE_KIB = 256 * 1024  # page cache per connection (SQLite allocates it only as
 # touches ~150 random pages. SQLite caps this at its compile-time maximum (2 GiB in common
 # builds); pages past it are read as before.
 MMAP_BYTES = 1 << 34
-PURGE_WINDOW = 20_000  # rows a purge reads (and deletes from) per transaction
+PURGE_WINDOW = 20_000  # rows a purge reads at a time, outside any transaction (see purge)
 MAX_BUCKETS = 200  # buckets per statement: SQLite allows 500 terms in a compound SELECT
 
 
