@@ -15,6 +15,16 @@ if TYPE_CHECKING:
 DAY = 86400.0
 
 
+def _store_errors() -> tuple[type[Exception], ...]:
+    """What a store raises when it fails during a command (imported only then: every command of
+    the CLI builds these parsers, and the Redis client takes 50 ms to import)."""
+    import sqlite3
+
+    import redis
+
+    return sqlite3.Error, redis.RedisError
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     history = sub.add_parser("history", help="the recipient history of misdirected-mail detection")
     actions = history.add_subparsers(dest="history_command", required=True)
@@ -67,6 +77,10 @@ def _import(history: RecipientHistory, paths: list[str], sender: str | None) -> 
     except SourceError as exc:
         print(f"postwarden: {exc}", file=sys.stderr)
         return 1
+    except _store_errors() as exc:
+        print(f"postwarden: import stopped: {exc}; what it learned is kept and marked, so running it "
+              f"again skips that and goes on", file=sys.stderr)
+        return 1
     print(f"postwarden: learned {result.learned} message(s) from {result.senders} sender(s), skipped "
           f"{result.duplicates} already learned and {result.skipped} without a date or recipient, "
           f"in {time.perf_counter() - started:.1f}s")
@@ -87,15 +101,11 @@ def _purge(history: RecipientHistory, days: float) -> int:
     """What lookups already ignore (older than the horizon), deleted from the store, so a SQLite
     history stays the size of the horizon's mail. Safe while the daemon runs: the stores delete
     in short steps and keep what a node refreshed meanwhile."""
-    import sqlite3
-
-    import redis
-
     started = time.time()
     cutoff = started - days * DAY
     try:
         removed = history.store.purge(cutoff)
-    except (sqlite3.Error, redis.RedisError) as exc:
+    except _store_errors() as exc:
         print(f"postwarden: purge stopped, what it deleted so far stays deleted: {exc}", file=sys.stderr)
         return 1
     print(f"postwarden: purged {removed} entr{'y' if removed == 1 else 'ies'} last used before "

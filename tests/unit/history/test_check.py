@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from email.utils import formatdate
 
@@ -13,6 +14,7 @@ from postwarden.config import ConfigError, load_config
 from postwarden.engine import Engine
 from postwarden.misdirection.check import RecipientHistoryCheck
 from postwarden.misdirection.history import SENDER_BUCKETS
+from postwarden.stores.sqlite import SqliteStore
 from postwarden.verdict import Action
 
 from .helpers import SECRET, config_file, engine, message, teach
@@ -243,6 +245,32 @@ def test_importing_a_sent_folder_after_the_daemon_ran_counts_what_it_learned_onc
     assert main(["history", "import", "-c", str(config), str(mbox)]) == 0
     assert "learned 2 message(s) from 1 sender(s), skipped 3 already learned" in capsys.readouterr().out
     assert _contact_count(Engine(load_config(config)), "alice@example.com", "john.smith@acme.com") == 6
+
+
+def test_an_import_the_store_stops_tells_so_and_a_rerun_goes_on(tmp_path, capsys, monkeypatch):
+    """A store that fails half-way (a locked or full disk) ends the import with a line, not a
+    traceback; what it learned is kept and marked, so the same import run again finishes it."""
+    mbox = tmp_path / "sent.mbox"
+    mbox.write_text("".join(
+        f"From alice@example.com Tue Dec  1 10:00:00 2026\nFrom: alice@example.com\n"
+        f"To: john.smith@acme.com\nSubject: s{i}\nMessage-ID: <m{i}@example.com>\n"
+        f"Date: {formatdate(time.time() - 86400 + i * 60)}\n\nJohn, item {i}.\n\n" for i in range(700)))
+    config = config_file(tmp_path)
+    real_put, calls = SqliteStore.put, []
+
+    def failing_put(self, items, at):
+        calls.append(at)
+        if len(calls) == 600:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_put(self, items, at)
+
+    monkeypatch.setattr(SqliteStore, "put", failing_put)
+    assert main(["history", "import", "-c", str(config), str(mbox)]) == 1
+    assert "import stopped: database or disk is full" in capsys.readouterr().err
+    monkeypatch.setattr(SqliteStore, "put", real_put)
+    assert main(["history", "import", "-c", str(config), str(mbox)]) == 0
+    assert "learned 200 message(s) from 1 sender(s), skipped 500 already learned" in capsys.readouterr().out
+    assert _contact_count(Engine(load_config(config)), "alice@example.com", "john.smith@acme.com") == 700
 
 
 def test_history_purge_deletes_what_the_horizon_forgot_and_keeps_the_rest(tmp_path, capsys):
