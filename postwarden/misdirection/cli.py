@@ -120,7 +120,11 @@ def _forget(history: RecipientHistory, senders: list[str]) -> int:
 
     status = 0
     for sender in senders:
-        removed = history.forget(normalise(sender))
+        try:
+            removed = history.forget(normalise(sender))
+        except _store_errors() as exc:  # each sender in one transaction: this one kept whole
+            print(f"postwarden: could not forget {sender}: {exc}", file=sys.stderr)
+            return 1
         if removed:
             print(f"postwarden: forgot {removed} entr{'y' if removed == 1 else 'ies'} of {sender}")
         else:
