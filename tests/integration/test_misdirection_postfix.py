@@ -73,6 +73,25 @@ def test_normal_mail_to_known_contacts_passes_and_updates_the_history(outbound_s
     assert contact_count(outbound_stack, MARY) == before + 1
 
 
+def test_a_sent_folder_imported_after_going_live_counts_what_passed_once(outbound_stack: Stack,
+                                                                         tmp_path: Path) -> None:
+    """The daemon marks what it learns by Message-ID; the Sent folder's copy of a message that
+    went through Postfix is skipped by `history import`, a message that did not pass is learned."""
+    before = contact_count(outbound_stack, MARY)
+    message_id, raw = outbound_message([MARY], "Agenda draft", "Mary, the agenda draft.\n")
+    assert outbound_stack.send(raw, sender=SENDER, rcpts=[MARY]).accepted
+    assert contact_count(outbound_stack, MARY) == before + 1
+    other = outbound_message([MARY], "Older agenda", "Mary, the older agenda.\n")[1]
+    sent = tmp_path / "Sent.mbox"
+    sent.write_bytes(b"".join(b"From sender@example.test Sat Dec  5 04:00:00 2026\n"
+                              + copy.replace(b"\r\n", b"\n") + b"\n" for copy in (raw, other)))
+    imported = subprocess.run([find_postwarden() or "postwarden", "history", "import", "-c",
+                               str(outbound_stack.daemon.config_path), str(sent)],
+                              check=True, capture_output=True, text=True)
+    assert "learned 1 message(s) from 1 sender(s), skipped 1 already learned" in imported.stdout, message_id
+    assert contact_count(outbound_stack, MARY) == before + 2
+
+
 def test_inbound_mail_is_never_scored(postfix_available: None, tmp_path: Path) -> None:
     stack = _stack(tmp_path, ["10.255.255.0/24"]).start()
     try:
