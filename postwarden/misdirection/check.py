@@ -177,7 +177,4 @@ def _message_id(ctx: ScanContext) -> bytes | None:
     """The message's identity by its Message-ID, as ``history import`` will name the copy in the
     sender's Sent folder; None without one (behind Postfix there is always one: its cleanup adds
     it before the milter sees the headers, though the Sent folder's copy then lacks it)."""
-    for name, value in ctx.message.headers:
-        if name.lower() == "message-id":
-            return message_id_identity(value.encode("utf-8", "surrogateescape"))
-    return None
+    return message_id_identity(ctx.message.message_id.encode("utf-8", "surrogateescape"))

@@ -108,7 +108,7 @@ def _purge(history: RecipientHistory, days: float) -> int:
     except _store_errors() as exc:
         print(f"postwarden: purge stopped, what it deleted so far stays deleted: {exc}", file=sys.stderr)
         return 1
-    print(f"postwarden: purged {removed} entr{'y' if removed == 1 else 'ies'} last used before "
+    print(f"postwarden: purged {_entries(removed)} last used before "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(cutoff))} ({days:g} days), "
           f"in {time.time() - started:.1f}s")
     return 0
@@ -126,8 +126,13 @@ def _forget(history: RecipientHistory, senders: list[str]) -> int:
             print(f"postwarden: could not forget {sender}: {exc}", file=sys.stderr)
             return 1
         if removed:
-            print(f"postwarden: forgot {removed} entr{'y' if removed == 1 else 'ies'} of {sender}")
+            print(f"postwarden: forgot {_entries(removed)} of {sender}")
         else:
             print(f"postwarden: the history keeps nothing for {sender}", file=sys.stderr)
             status = 1
     return status
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
